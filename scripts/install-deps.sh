@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything mdlab needs to build, test and run, from Debian 12 packages only.
+# Idempotent: re-running it on a machine that has everything is quick.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git
+  # libraries the build links against
+  libtorch-dev                 # LibTorch 1.13 (CPU) + its CMake config
+  libboost-dev                 # Boost.DLL (header-only) used by the plugin loader
+  libboost-program-options-dev # the CLI
+  libtomlplusplus-dev          # experiment files
+  libfmt-dev                   # formatting
+  libhdf5-dev                  # run log
+  catch2                       # unit tests (v2: catch2/catch.hpp)
+  # BLAS: Debian's default libblas.so.3 is the reference BLAS, ~10x slower for LibTorch
+  libopenblas0-pthread
+  # run-log inspection used by the tests (h5dump, h5py) and the embedded dataset
+  hdf5-tools python3 python3-h5py python3-numpy
+  dataset-fashion-mnist
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all ${#packages[@]} packages present"
+fi
+
+# Make OpenBLAS the libblas.so.3 that LibTorch resolves at run time.
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+openblas="/usr/lib/${arch}/openblas-pthread/libblas.so.3"
+if [ -e "$openblas" ]; then
+  current=$(update-alternatives --query "libblas.so.3-${arch}" 2>/dev/null | awk '/^Value:/{print $2}')
+  if [ "$current" != "$openblas" ]; then
+    $SUDO update-alternatives --set "libblas.so.3-${arch}" "$openblas"
+  fi
+fi

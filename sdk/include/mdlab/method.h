@@ -1,0 +1,78 @@
+// Method: a self-supervised (or supervised) objective over views of images.
+//
+// A method declares its view slots (SimCLR: two; DINO: G global + L local crops); the data
+// pipeline fills each slot with an augmented view whose source (real or synthetic) the
+// experiment decides, so a method never knows where pixels came from. Views arrive as
+// float32 [N, C, H, W] on the context's device; labels as int64 [N] (-1 when unknown).
+#pragma once
+
+#include <mdlab/backbone.h>
+#include <mdlab/context.h>
+#include <mdlab/export.h>
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mdlab {
+
+/// One input slot of a method.
+struct MDLAB_SDK_API ViewSlot {
+  std::string name;          ///< stable name ("view1", "global0", "local3")
+  std::string group;         ///< crop group ("global", "local"); "" when not multi-crop
+  int64_t default_size = 0;  ///< crop side in pixels the method expects (0: dataset size)
+};
+
+/// A training batch: one tensor per view slot, in view_slots() order.
+struct MDLAB_SDK_API Batch {
+  std::vector<torch::Tensor> views;  ///< [N, C, H, W] float32 per slot
+  torch::Tensor labels;              ///< [N] int64, -1 where unknown
+};
+
+/// Position of a step in the run, for schedules inside a method.
+struct MDLAB_SDK_API StepInfo {
+  int64_t step = 0;             ///< global step, 0-based
+  int64_t epoch = 0;            ///< epoch, 0-based
+  int64_t steps_per_epoch = 1;  ///< steps in one epoch
+  int64_t total_steps = 1;      ///< steps in the whole run
+};
+
+/// The loss of a batch and the named terms that make it up (logged as metrics).
+struct MDLAB_SDK_API LossOutput {
+  torch::Tensor loss;                                        ///< scalar to minimise
+  std::vector<std::pair<std::string, torch::Tensor>> terms;  ///< scalars, detached
+};
+
+/// Parameters sharing optimiser treatment.
+struct MDLAB_SDK_API ParamGroup {
+  std::string name;                  ///< "default", "no_decay", "last_layer", ...
+  std::vector<torch::Tensor> params; ///< parameters of the group
+  bool weight_decay = true;          ///< apply weight decay
+  bool lars_adaptation = true;       ///< apply the LARS trust ratio
+  double lr_scale = 1.0;             ///< multiplier on the scheduled learning rate
+};
+
+/// A training objective; owns the heads it builds on top of the backbone.
+class MDLAB_SDK_API Method : public torch::nn::Module {
+ public:
+  ~Method() override;
+  /// The view slots this method consumes, in Batch::views order.
+  virtual std::vector<ViewSlot> view_slots() const = 0;
+  /// Builds heads for `backbone` (registered as submodules) and keeps the backbone.
+  virtual void attach(std::shared_ptr<Backbone> backbone, Context& context) = 0;
+  /// The encoder whose features evaluators measure.
+  virtual std::shared_ptr<Backbone> encoder() const = 0;
+  /// Loss of a batch, with autograd graph.
+  virtual LossOutput compute_loss(const Batch& batch, const StepInfo& step) = 0;
+  /// Parameter groups; the default puts 1-D tensors (biases, norms) in a group without
+  /// weight decay or LARS adaptation and everything else in "default".
+  virtual std::vector<ParamGroup> param_groups();
+  /// Called after each optimiser step (EMA teachers, centres).
+  virtual void after_optimizer_step(const StepInfo& step);
+};
+
+}  // namespace mdlab
