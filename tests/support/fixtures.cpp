@@ -1,0 +1,43 @@
+#include "fixtures.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+
+namespace mdlab::test {
+
+std::optional<std::filesystem::path> fixture_dir(std::string_view sub) {
+  const char* env = std::getenv("MDLAB_FIXTURES");
+  std::filesystem::path root = env && *env ? env : MDLAB_DEFAULT_FIXTURES;
+  std::filesystem::path dir = root / std::string(sub);
+  if (!std::filesystem::is_directory(dir)) {
+    std::fprintf(stdout,
+                 "SKIPPED: reference fixtures not found at %s (set MDLAB_FIXTURES to the "
+                 "shared/fixtures folder to run this parity test)\n",
+                 dir.c_str());
+    std::fflush(stdout);
+    return std::nullopt;
+  }
+  return dir;
+}
+
+std::filesystem::path source_dir() { return MDLAB_SOURCE_DIR; }
+
+std::filesystem::path binary_dir() {
+  const char* env = std::getenv("MDLAB_TEST_BINARY_DIR");
+  return env && *env ? env : MDLAB_BINARY_DIR;
+}
+
+std::filesystem::path temp_dir(std::string_view tag) {
+  static std::atomic<int> counter{0};
+  auto dir = std::filesystem::temp_directory_path() /
+             ("mdlab-test-" + std::string(tag) + "-" + std::to_string(::getpid()) + "-" +
+              std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace mdlab::test
