@@ -1,0 +1,283 @@
+#include "plugin_registry.h"
+
+#include <mdlab/error.h>
+#include <mdlab/version.h>
+
+#include <fmt/format.h>
+
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace mdlab {
+namespace {
+
+constexpr std::string_view kPrefix = "mdlab_plugin_";
+constexpr std::string_view kSuffix = ".so";
+
+bool is_candidate(const fs::path& file) {
+  const std::string name = file.filename().string();
+  return name.size() > kPrefix.size() + kSuffix.size() && name.starts_with(kPrefix) &&
+         name.ends_with(kSuffix);
+}
+
+// Libraries live until exit, whatever happens to the registry that loaded them.
+void keep_loaded_forever(std::shared_ptr<boost::dll::shared_library> library) {
+  static std::mutex mutex;
+  static auto* keep = new std::vector<std::shared_ptr<boost::dll::shared_library>>();
+  std::lock_guard lock(mutex);
+  keep->push_back(std::move(library));
+}
+
+std::string host_torch_version() { return sdk_torch_version(); }
+
+fs::path executable_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path();
+}
+
+// A short explanation of why dlopen failed, for files that are not shared objects at all.
+std::string sniff_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  if (in.gcount() < 4) return "file is too short to be a shared object";
+  if (std::memcmp(magic, "\x7f" "ELF", 4) != 0) return "file is not an ELF shared object";
+  return "";
+}
+
+}  // namespace
+
+std::vector<fs::path> default_plugin_dirs(const std::vector<fs::path>& extra) {
+  std::vector<fs::path> dirs;
+  fs::path exe_dir = executable_dir();
+  if (!exe_dir.empty()) dirs.push_back(exe_dir.parent_path() / "lib" / "mdlab" / "plugins");
+  if (const char* env = std::getenv("MDLAB_PLUGIN_PATH")) {
+    std::string_view rest = env;
+    while (!rest.empty()) {
+      auto colon = rest.find(':');
+      auto item = rest.substr(0, colon);
+      if (!item.empty()) dirs.emplace_back(std::string(item));
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  dirs.insert(dirs.end(), extra.begin(), extra.end());
+  return dirs;
+}
+
+PluginRegistry::PluginRegistry() = default;
+PluginRegistry::~PluginRegistry() = default;
+PluginRegistry::PluginRegistry(PluginRegistry&&) noexcept = default;
+PluginRegistry& PluginRegistry::operator=(PluginRegistry&&) noexcept = default;
+
+void PluginRegistry::refuse(const fs::path& file, std::string message) {
+  problems_.push_back({file, std::move(message)});
+}
+
+void PluginRegistry::load_directories(const std::vector<fs::path>& dirs) {
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (is_candidate(entry.path())) files.push_back(entry.path());
+    // Directory order is arbitrary; sorting makes "the first one found" reproducible.
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) load_file(f);
+  }
+}
+
+bool PluginRegistry::load_file(const fs::path& file) {
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(file, ec);
+  if (ec) canonical = file;
+  if (std::find(seen_files_.begin(), seen_files_.end(), canonical) != seen_files_.end())
+    return true;  // the same file reached through two search entries
+  seen_files_.push_back(canonical);
+
+  auto library = std::make_shared<boost::dll::shared_library>();
+  try {
+    // RTLD_NOW: unresolved symbols surface here, as a refusal, not later as a crash.
+    library->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    std::string why = sniff_file(file);
+    refuse(file, fmt::format("cannot load {}: {}{}", file.string(),
+                             why.empty() ? "" : why + "; ", e.what()));
+    return false;
+  }
+
+  // 1. The C handshake, before any C++ symbol of the plugin is touched.
+  if (!library->has(MDLAB_PLUGIN_INFO_SYMBOL)) {
+    refuse(file, fmt::format("{} is not an mdlab plugin: it does not export the handshake "
+                             "symbol '{}' (was it built with MDLAB_PLUGIN(...)?)",
+                             file.string(), MDLAB_PLUGIN_INFO_SYMBOL));
+    keep_loaded_forever(library);  // its static initialisers ran; never unload
+    return false;
+  }
+  auto get_info = library->get<const mdlab_plugin_info*()>(MDLAB_PLUGIN_INFO_SYMBOL);
+  const mdlab_plugin_info* info = get_info();
+  keep_loaded_forever(library);
+  if (info == nullptr) {
+    refuse(file, fmt::format("{}: handshake '{}' returned no information", file.string(),
+                             MDLAB_PLUGIN_INFO_SYMBOL));
+    return false;
+  }
+  const std::string label = file.filename().string();
+  if (info->abi_major != MDLAB_SDK_ABI_MAJOR) {
+    refuse(file, fmt::format("{}: SDK ABI mismatch: plugin built for mdlab SDK ABI {}, this "
+                             "mdlab provides ABI {}; rebuild the plugin against this SDK",
+                             file.string(), info->abi_major, MDLAB_SDK_ABI_MAJOR));
+    return false;
+  }
+  if (info->struct_size < sizeof(mdlab_plugin_info)) {
+    refuse(file, fmt::format("{}: handshake struct is {} bytes, this mdlab expects {} for ABI {}",
+                             file.string(), info->struct_size, sizeof(mdlab_plugin_info),
+                             MDLAB_SDK_ABI_MAJOR));
+    return false;
+  }
+  if (info->api_minor > MDLAB_SDK_API_MINOR) {
+    refuse(file, fmt::format("{}: SDK API too old: plugin needs SDK API {}.{}, this mdlab "
+                             "provides {}.{}; update mdlab",
+                             file.string(), info->abi_major, info->api_minor, MDLAB_SDK_ABI_MAJOR,
+                             MDLAB_SDK_API_MINOR));
+    return false;
+  }
+  const std::string name = info->name ? info->name : "";
+  const std::string torch_version = info->torch_version ? info->torch_version : "";
+  if (torch_version != host_torch_version()) {
+    refuse(file, fmt::format("{}: LibTorch mismatch: plugin built against LibTorch {}, this "
+                             "mdlab uses LibTorch {}",
+                             file.string(), torch_version.empty() ? "(none)" : torch_version,
+                             host_torch_version()));
+    return false;
+  }
+  if (info->cxx11_abi != sdk_cxx11_abi()) {
+    refuse(file, fmt::format("{}: libstdc++ ABI mismatch: plugin built with "
+                             "_GLIBCXX_USE_CXX11_ABI={}, this mdlab with "
+                             "_GLIBCXX_USE_CXX11_ABI={}",
+                             file.string(), info->cxx11_abi, sdk_cxx11_abi()));
+    return false;
+  }
+  if (std::string_view(plugin_kind_name(info->kind)) == "unknown") {
+    refuse(file, fmt::format("{}: unknown plugin kind {} (this mdlab knows 1..4: backbone, "
+                             "method, generator, evaluator)",
+                             file.string(), info->kind));
+    return false;
+  }
+  if (name.empty()) {
+    refuse(file, fmt::format("{}: plugin has an empty name", file.string()));
+    return false;
+  }
+  if (const LoadedPlugin* first = find_any(name)) {
+    refuse(file, fmt::format("duplicate plugin name '{}': {} and {} both provide it; keeping "
+                             "the first, refusing the second",
+                             name, first->file.string(), file.string()));
+    return false;
+  }
+
+  // 2. Only now the C++ side: the factory alias.
+  if (!library->has(MDLAB_PLUGIN_FACTORY_ALIAS)) {
+    refuse(file, fmt::format("{}: plugin '{}' passed the handshake but lacks the factory alias "
+                             "'{}'",
+                             file.string(), name, MDLAB_PLUGIN_FACTORY_ALIAS));
+    return false;
+  }
+  const PluginFactory* factory =
+      library->get_alias<const PluginFactory* const>(MDLAB_PLUGIN_FACTORY_ALIAS);
+  if (factory == nullptr) {
+    refuse(file, fmt::format("{}: plugin '{}' has a null factory", file.string(), name));
+    return false;
+  }
+
+  auto plugin = std::make_unique<LoadedPlugin>();
+  plugin->file = file;
+  plugin->kind = info->kind;
+  plugin->name = name;
+  plugin->version = info->version ? info->version : "";
+  plugin->summary = info->summary ? info->summary : "";
+  plugin->torch_version = torch_version;
+  plugin->compiler = info->compiler ? info->compiler : "";
+  plugin->abi_major = info->abi_major;
+  plugin->api_minor = info->api_minor;
+  plugin->factory = factory;
+  plugin->library = std::move(library);
+  plugins_.push_back(std::move(plugin));
+  return true;
+}
+
+std::vector<const LoadedPlugin*> PluginRegistry::all() const {
+  std::vector<const LoadedPlugin*> out;
+  for (const auto& p : plugins_) out.push_back(p.get());
+  std::sort(out.begin(), out.end(), [](const LoadedPlugin* a, const LoadedPlugin* b) {
+    return std::tie(a->kind, a->name) < std::tie(b->kind, b->name);
+  });
+  return out;
+}
+
+std::vector<const LoadedPlugin*> PluginRegistry::of_kind(uint32_t kind) const {
+  std::vector<const LoadedPlugin*> out;
+  for (const auto* p : all())
+    if (p->kind == kind) out.push_back(p);
+  return out;
+}
+
+const LoadedPlugin* PluginRegistry::find(uint32_t kind, std::string_view name) const {
+  for (const auto& p : plugins_)
+    if (p->kind == kind && p->name == name) return p.get();
+  return nullptr;
+}
+
+const LoadedPlugin* PluginRegistry::find_any(std::string_view name) const {
+  for (const auto& p : plugins_)
+    if (p->name == name) return p.get();
+  return nullptr;
+}
+
+const LoadedPlugin& PluginRegistry::require(uint32_t kind, std::string_view name) const {
+  if (const LoadedPlugin* p = find(kind, name)) return *p;
+  std::vector<std::string> names;
+  for (const auto* p : of_kind(kind)) names.push_back(p->name);
+  std::string available;
+  for (const auto& n : names) available += (available.empty() ? "" : ", ") + n;
+  MDLAB_THROW("no {} plugin named '{}' (available: {})", plugin_kind_name(kind), name,
+              available.empty() ? "none" : available);
+}
+
+std::shared_ptr<Backbone> PluginRegistry::create_backbone(std::string_view name,
+                                                          const Options& options,
+                                                          Context& context) const {
+  const auto& p = require(MDLAB_PLUGIN_BACKBONE, name);
+  return static_cast<const BackboneFactory*>(p.factory)->create(options, context);
+}
+
+std::shared_ptr<Method> PluginRegistry::create_method(std::string_view name,
+                                                      const Options& options,
+                                                      Context& context) const {
+  const auto& p = require(MDLAB_PLUGIN_METHOD, name);
+  return static_cast<const MethodFactory*>(p.factory)->create(options, context);
+}
+
+std::shared_ptr<Generator> PluginRegistry::create_generator(std::string_view name,
+                                                            const Options& options,
+                                                            Context& context) const {
+  const auto& p = require(MDLAB_PLUGIN_GENERATOR, name);
+  return static_cast<const GeneratorFactory*>(p.factory)->create(options, context);
+}
+
+std::shared_ptr<Evaluator> PluginRegistry::create_evaluator(std::string_view name,
+                                                            const Options& options,
+                                                            Context& context) const {
+  const auto& p = require(MDLAB_PLUGIN_EVALUATOR, name);
+  return static_cast<const EvaluatorFactory*>(p.factory)->create(options, context);
+}
+
+}  // namespace mdlab
