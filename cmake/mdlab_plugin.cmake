@@ -19,4 +19,8 @@ function(mdlab_add_plugin)
     INSTALL_RPATH "$ORIGIN/../..")
   target_link_options(${target} PRIVATE -Wl,--no-undefined)
   mdlab_use_pch(${target})
+  if(NOT P_OUTPUT_DIR STREQUAL MDLAB_PLUGIN_OUTPUT_DIR)
+    return()  # test plugins are not installed
+  endif()
+  set_property(GLOBAL APPEND PROPERTY MDLAB_PLUGIN_TARGETS ${target})
 endfunction()

@@ -1,11 +1,14 @@
-// A well-formed test plugin: an evaluator reporting the mean L2 norm of features per split.
-// Built twice under different names by the tests; MDLAB_TEST_PLUGIN_NAME picks the name.
+// An example plugin, built outside the mdlab tree against the installed SDK (see
+// CMakeLists.txt here and docs/writing-a-plugin.md): an evaluator reporting the mean L2 norm
+// of the encoder's features on every split. The test suite also builds this file under
+// other registry keys (FEATURE_NORM_NAME) as the "good" plugins of the loader tests.
 #include <mdlab/plugin.h>
 
 #include <torch/torch.h>
 
 namespace {
 
+// Options arrive validated against options_schema(), defaults filled in.
 class FeatureNorm final : public mdlab::Evaluator {
  public:
   FeatureNorm(const mdlab::Options& options, mdlab::Context&)
@@ -42,5 +45,10 @@ class FeatureNorm final : public mdlab::Evaluator {
 
 }  // namespace
 
-MDLAB_PLUGIN(FeatureNorm, mdlab::Evaluator, MDLAB_TEST_PLUGIN_NAME, "1.0.0",
-             "Test evaluator: mean L2 norm of the encoder's features per split")
+#ifndef FEATURE_NORM_NAME
+#define FEATURE_NORM_NAME "feature-norm"
+#endif
+
+// Registry key, plugin version, one-line summary.
+MDLAB_PLUGIN(FeatureNorm, mdlab::Evaluator, FEATURE_NORM_NAME, "1.0.0",
+             "Mean L2 norm of the encoder's features per split")

@@ -1,0 +1,240 @@
+#include "commands.h"
+
+#include "build_info.h"
+#include "config_reference.h"
+#include "exit_codes.h"
+#include "experiment.h"
+#include "experiment_schema.h"
+#include "plugin_registry.h"
+#include "run_command.h"
+#include "run_log_reader.h"
+#include "text_table.h"
+
+#include <mdlab/plugin.h>
+#include <mdlab/version.h>
+
+#include <boost/program_options.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace mdlab {
+namespace {
+
+// Options every command that loads plugins accepts.
+po::options_description plugin_options(std::vector<std::string>& plugin_paths) {
+  po::options_description d("plugin options");
+  d.add_options()("plugin-path", po::value(&plugin_paths)->composing(),
+                  "extra directory searched for plugins (repeatable; also MDLAB_PLUGIN_PATH)");
+  return d;
+}
+
+// Parses `args` against `visible` (+ hidden positionals); returns false after printing help.
+bool parse(const std::vector<std::string>& args, const std::string& usage,
+           const po::options_description& visible, const po::options_description& hidden,
+           const po::positional_options_description& positional, po::variables_map& vm) {
+  po::options_description all;
+  all.add(visible).add(hidden);
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << visible << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  return true;
+}
+
+PluginRegistry load_plugins(const std::vector<std::string>& extra, bool report_problems) {
+  std::vector<fs::path> dirs;
+  for (const auto& p : extra) dirs.emplace_back(p);
+  PluginRegistry registry;
+  registry.load_directories(default_plugin_dirs(dirs));
+  if (report_problems) {
+    for (const auto& p : registry.problems())
+      std::fprintf(stderr, "mdlab: error: plugin refused: %s\n", p.message.c_str());
+  }
+  return registry;
+}
+
+}  // namespace
+
+void print_version() {
+  std::printf("%s\n", build_summary().c_str());
+}
+
+int command_run(const std::vector<std::string>& args) {
+  RunRequest request;
+  std::string experiment, out;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")(
+      "set", po::value(&request.sets)->composing(),
+      "override a config value, e.g. --set train.lr=0.2 (value parsed as TOML; repeatable)")(
+      "out", po::value(&out), "run directory (default: <output_dir>/<name>/<timestamp>)")(
+      "resume", po::bool_switch(&request.resume),
+      "continue the run in --out (or the RUN_DIR given instead of EXP.toml) from its last "
+      "checkpoint");
+  visible.add(plugin_options(plugin_paths));
+  po::options_description hidden;
+  hidden.add_options()("experiment", po::value(&experiment)->required(), "experiment");
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab run EXP.toml [--set key=value]... [--out DIR] [--resume]\n"
+             "       mdlab run --resume RUN_DIR\n\n"
+             "Trains the experiment and writes config.toml, run.h5, log.txt and checkpoints/ "
+             "into the run directory.",
+             visible, hidden, pos, vm))
+    return kExitOk;
+  request.experiment = experiment;
+  if (!out.empty()) request.out = fs::path(out);
+  auto registry = load_plugins(plugin_paths, true);
+  return run_experiment(request, registry);
+}
+
+int command_validate(const std::vector<std::string>& args) {
+  std::string experiment;
+  std::vector<std::string> sets, plugin_paths;
+  bool print = false;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")("set", po::value(&sets)->composing(),
+                                               "override a config value (as for run)")(
+      "print", po::bool_switch(&print), "print the resolved config (extends merged, --set applied)");
+  visible.add(plugin_options(plugin_paths));
+  po::options_description hidden;
+  hidden.add_options()("experiment", po::value(&experiment)->required(), "experiment");
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab validate EXP.toml [--set key=value]... [--print]\n\n"
+             "Checks the experiment file against core's and the plugins' schemas; reports "
+             "every problem as file:line:col and exits 2, or exits 0.",
+             visible, hidden, pos, vm))
+    return kExitOk;
+  auto registry = load_plugins(plugin_paths, true);
+  Experiment exp = load_experiment_checked(experiment, sets, registry);
+  if (print) std::fputs(exp.text.c_str(), stdout);
+  std::fprintf(stderr, "%s: ok\n", experiment.c_str());
+  return kExitOk;
+}
+
+int command_plugins(const std::vector<std::string>& args) {
+  std::string describe;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")("describe", po::value(&describe),
+                                               "print a plugin's options");
+  visible.add(plugin_options(plugin_paths));
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab plugins [--describe NAME] [--plugin-path DIR]...\n\n"
+             "Lists the plugins found (built-in directory, MDLAB_PLUGIN_PATH, --plugin-path) "
+             "and the files refused, with the reason.",
+             visible, {}, {}, vm))
+    return kExitOk;
+  auto registry = load_plugins(plugin_paths, true);
+  if (!describe.empty()) {
+    const LoadedPlugin* p = registry.find_any(describe);
+    if (!p) {
+      std::vector<std::string> names;
+      for (const auto* q : registry.all()) names.push_back(q->name);
+      throw UsageError(fmt::format("no plugin named '{}' (available: {})", describe,
+                                   fmt::join(names, ", ")));
+    }
+    std::printf("%s (%s plugin, version %s)\n  %s\n  file: %s\n  built with: %s, LibTorch %s, "
+                "SDK %u.%u\n\n",
+                p->name.c_str(), plugin_kind_name(p->kind), p->version.c_str(),
+                p->summary.c_str(), p->file.c_str(), p->compiler.c_str(),
+                p->torch_version.c_str(), p->abi_major, p->api_minor);
+    TextTable table({"option", "type", "default", "constraint", "doc"});
+    for (const auto& spec : p->factory->options_schema().specs()) {
+      table.add_row({spec.name, option_type_name(spec.type),
+                     spec.required ? "(required)"
+                     : spec.default_value ? option_value_to_toml(*spec.default_value)
+                                          : "(none)",
+                     spec.constraint_text(), spec.doc});
+    }
+    std::fputs(table.render().c_str(), stdout);
+    return kExitOk;
+  }
+  TextTable table({"kind", "name", "version", "summary"});
+  for (const auto* p : registry.all())
+    table.add_row({plugin_kind_name(p->kind), p->name, p->version, p->summary});
+  std::fputs(table.render().c_str(), stdout);
+  if (registry.all().empty()) std::printf("(no plugins found)\n");
+  return kExitOk;
+}
+
+int command_show(const std::vector<std::string>& args) {
+  std::string run_dir;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text");
+  po::options_description hidden;
+  hidden.add_options()("run", po::value(&run_dir)->required(), "run directory");
+  po::positional_options_description pos;
+  pos.add("run", 1);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab show RUN_DIR|RUN_LOG.h5\n\n"
+             "Prints a run's status, config summary, final metrics and evaluation tables.",
+             visible, hidden, pos, vm))
+    return kExitOk;
+  fs::path file = fs::is_directory(run_dir) ? fs::path(run_dir) / "run.h5" : fs::path(run_dir);
+  std::fputs(render_run_summary(read_run_log(file)).c_str(), stdout);
+  return kExitOk;
+}
+
+int command_config_reference(const std::vector<std::string>& args) {
+  std::string out, check;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")("out", po::value(&out),
+                                               "write to FILE instead of stdout")(
+      "check", po::value(&check), "exit 1 when FILE differs from the generated reference");
+  visible.add(plugin_options(plugin_paths));
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab config-reference [--out FILE | --check FILE]\n\n"
+             "Generates the experiment-file reference from core's and the plugins' schemas.",
+             visible, {}, {}, vm))
+    return kExitOk;
+  auto registry = load_plugins(plugin_paths, true);
+  RegistryCatalog catalog(registry);
+  const std::string text = render_config_reference(experiment_schema(), catalog);
+  if (!check.empty()) {
+    std::ifstream in(check);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    if (buffer.str() != text) {
+      std::fprintf(stderr,
+                   "mdlab: %s is out of date with the schemas; regenerate it with: mdlab "
+                   "config-reference --out %s\n",
+                   check.c_str(), check.c_str());
+      return kExitFailure;
+    }
+    std::fprintf(stderr, "%s: up to date\n", check.c_str());
+    return kExitOk;
+  }
+  if (!out.empty()) {
+    std::ofstream file(out);
+    file << text;
+    return file.good() ? kExitOk : kExitFailure;
+  }
+  std::fputs(text.c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace mdlab

@@ -1,0 +1,30 @@
+// The subcommands of `mdlab`. Each parses its own options (Boost.Program_options) and returns
+// the process exit status; usage errors are thrown as UsageError (exit 2).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mdlab {
+
+/// A bad command line (unknown option, missing argument).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Prints versions of mdlab, the SDK and LibTorch.
+void print_version();
+/// `mdlab run EXP.toml [--set k=v]... [--out DIR] [--resume]`.
+int command_run(const std::vector<std::string>& args);
+/// `mdlab validate EXP.toml [--set k=v]...`.
+int command_validate(const std::vector<std::string>& args);
+/// `mdlab plugins [--describe NAME]`.
+int command_plugins(const std::vector<std::string>& args);
+/// `mdlab show RUN_DIR`.
+int command_show(const std::vector<std::string>& args);
+/// `mdlab config-reference [--out FILE] [--check FILE]`.
+int command_config_reference(const std::vector<std::string>& args);
+
+}  // namespace mdlab

@@ -1,0 +1,293 @@
+#include "experiment_file.h"
+
+#include "toml_util.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <system_error>
+#include <utility>
+
+namespace mdlab {
+
+namespace {
+
+namespace fs = std::filesystem;
+using config_detail::issue_at;
+using config_detail::toml_quote;
+using config_detail::toml_type_name;
+using config_detail::with_article;
+
+/// What identifies a file for cycle detection (two spellings of one file are one file).
+fs::path identity_of(const fs::path& file) {
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(file, ec);
+  if (!ec) return canonical;
+  fs::path absolute = fs::absolute(file, ec);
+  return (ec ? file : absolute).lexically_normal();
+}
+
+/// Loads one file and, recursively, its bases; collects issues instead of stopping at the
+/// first so a person sees every missing base at once.
+class Loader {
+ public:
+  explicit Loader(const fs::path& top) : top_dir_(top.parent_path()) {}
+
+  /// The merged table of `file` and its bases, or nullopt when `file` itself could not be
+  /// read or parsed. `included_from` is the `extends` entry naming it (null for the top file).
+  std::optional<toml::table> load(const fs::path& file, const toml::source_region* included_from);
+
+  std::vector<ConfigIssue> issues;
+
+ private:
+  struct Frame {
+    fs::path identity;
+    std::string shown;
+  };
+
+  /// A path as shown in a cycle: relative to the top file's folder when it lies below it.
+  std::string shown(const fs::path& file) const {
+    if (top_dir_.empty()) return file.string();
+    fs::path rel = file.lexically_relative(top_dir_);
+    if (rel.empty() || *rel.begin() == "..") return file.string();
+    return rel.string();
+  }
+
+  void add_read_problem(const fs::path& file, const toml::source_region* included_from,
+                        const std::string& what) {
+    if (included_from) {
+      issues.push_back(issue_at(*included_from, "extends",
+                                fmt::format("base file '{}' {}", file.string(), what)));
+    } else {
+      issues.push_back({file.string(), 0, 0, "", fmt::format("experiment file {}", what)});
+    }
+  }
+
+  fs::path top_dir_;
+  std::vector<Frame> chain_;
+};
+
+std::optional<toml::table> Loader::load(const fs::path& file,
+                                        const toml::source_region* included_from) {
+  fs::path identity = identity_of(file);
+  for (size_t i = 0; i < chain_.size(); ++i) {
+    if (chain_[i].identity != identity) continue;
+    std::vector<std::string> names;
+    for (const auto& frame : chain_) names.push_back(frame.shown);
+    names.push_back(shown(file));
+    issues.push_back(issue_at(*included_from, "extends",
+                              fmt::format("extends cycle: {}", fmt::join(names, " -> "))));
+    return std::nullopt;
+  }
+
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) {
+    add_read_problem(file, included_from, "is a directory");
+    return std::nullopt;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    add_read_problem(file, included_from,
+                     fs::exists(file, ec) ? "cannot be read" : "does not exist");
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+
+  toml::table table;
+  try {
+    table = toml::parse(text.str(), std::string(file.string()));
+  } catch (const toml::parse_error& e) {
+    issues.push_back(
+        issue_at(e.source(), "", fmt::format("TOML syntax error: {}", e.description())));
+    return std::nullopt;
+  }
+
+  chain_.push_back({identity, shown(file)});
+  toml::table bases;
+  if (const toml::node* extends = table.get("extends")) {
+    struct Entry {
+      std::string name;
+      toml::source_region where;
+    };
+    std::vector<Entry> entries;
+    if (const auto* one = extends->as_string()) {
+      entries.push_back({one->get(), one->source()});
+    } else if (const auto* many = extends->as_array()) {
+      for (const auto& item : *many) {
+        const auto& where = item.source().path ? item.source() : extends->source();
+        if (const auto* name = item.as_string()) {
+          entries.push_back({name->get(), where});
+        } else {
+          issues.push_back(issue_at(where, "extends",
+                                    fmt::format("'extends' entries must be file names (strings), "
+                                                "got {}",
+                                                toml_type_name(item))));
+        }
+      }
+    } else {
+      issues.push_back(issue_at(extends->source(), "extends",
+                                fmt::format("'extends' must be an array of file names, got {}",
+                                            toml_type_name(*extends))));
+    }
+    for (const auto& entry : entries) {
+      fs::path base = fs::path(entry.name);
+      if (base.is_relative()) base = file.parent_path() / base;
+      if (auto loaded = load(base.lexically_normal(), &entry.where))
+        bases = merge_tables(std::move(bases), std::move(*loaded));
+    }
+    table.erase("extends");
+  }
+  chain_.pop_back();
+  return merge_tables(std::move(bases), std::move(table));
+}
+
+/// A key whose region is a column range of a --set argument.
+toml::key key_at(const std::string& name, const std::shared_ptr<const std::string>& source,
+                 size_t column) {
+  toml::source_region where;
+  where.begin = {1, static_cast<toml::source_index>(column)};
+  where.end = {1, static_cast<toml::source_index>(column + name.size())};
+  where.path = source;
+  return toml::key(name, std::move(where));
+}
+
+/// Parses `text` as the value of a one-line document, padded so that the value starts at
+/// 0-based offset `offset` (>= 2) of the line: its nodes then carry the column the value has
+/// inside the --set argument.
+toml::table parse_value_at(std::string_view text, size_t offset, const std::string& source) {
+  std::string doc = "v" + std::string(offset - 2, ' ') + "=" + std::string(text);
+  return toml::parse(doc, std::string(source));
+}
+
+std::string trimmed(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return "";
+  size_t e = s.find_last_not_of(" \t");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+void apply_override(toml::table& config, const std::string& arg, std::vector<ConfigIssue>& issues) {
+  const std::string source = "--set " + arg;
+  auto fail = [&](size_t column, std::string key, std::string_view problem) {
+    issues.push_back({source, 1, static_cast<int64_t>(column), std::move(key),
+                      fmt::format("malformed --set '{}': {}", arg, problem)});
+  };
+
+  size_t eq = arg.find('=');
+  if (eq == std::string::npos) return fail(1, "", "expected KEY=VALUE");
+  const std::string key = trimmed(std::string_view(arg).substr(0, eq));
+  if (key.empty()) return fail(1, "", "empty key before '='");
+
+  // Key segments with the 1-based column where each starts, for the keys' regions.
+  std::vector<std::pair<std::string, size_t>> segments;
+  size_t start = 0;
+  while (true) {
+    size_t dot = arg.find('.', start);
+    if (dot == std::string::npos || dot > eq) dot = eq;
+    std::string_view raw = std::string_view(arg).substr(start, dot - start);
+    std::string name = trimmed(raw);
+    size_t lead = raw.find_first_not_of(" \t");
+    if (name.empty()) return fail(start + 1, key, fmt::format("empty part in key '{}'", key));
+    segments.emplace_back(name, start + lead + 1);
+    if (dot == eq) break;
+    start = dot + 1;
+  }
+
+  size_t offset = eq + 1;
+  while (offset < arg.size() && (arg[offset] == ' ' || arg[offset] == '\t')) ++offset;
+  std::string value = arg.substr(offset);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+
+  std::optional<toml::table> doc;
+  std::string problem;
+  size_t problem_column = offset + 1;
+  if (value.find_first_of("\r\n") != std::string::npos) {
+    problem = "line breaks are not allowed in the value";
+  } else {
+    try {
+      toml::table parsed = parse_value_at(value, offset, source);
+      if (parsed.size() == 1 && parsed.contains("v")) {
+        doc = std::move(parsed);
+      } else {
+        problem = "the value is not a single TOML value";
+      }
+    } catch (const toml::parse_error& e) {
+      problem = std::string(e.description());
+      problem_column = e.source().begin.column;
+    }
+  }
+  if (!doc) {
+    // Bare text is a convenience for paths and names; anything that looks like TOML
+    // structure but does not parse is a mistake worth reporting.
+    if (!problem.empty() && value.find_first_of("\"'[]{}\r\n") != std::string::npos)
+      return fail(problem_column, key, fmt::format("cannot read the value: {}", problem));
+    doc = parse_value_at(toml_quote(value), offset, source);
+  }
+
+  const auto source_name = doc->source().path;
+  toml::table* table = &config;
+  std::string walked;
+  for (size_t i = 0; i + 1 < segments.size(); ++i) {
+    const auto& [name, column] = segments[i];
+    walked += (walked.empty() ? "" : ".") + name;
+    toml::node* child = table->get(name);
+    if (!child) {
+      // An empty document's root table carries the --set source at 1:1.
+      toml::table created = toml::parse("", std::string(source));
+      table->insert(key_at(name, source_name, column), std::move(created));
+      child = table->get(name);
+    } else if (!child->is_table()) {
+      issues.push_back(
+          {source, 1, static_cast<int64_t>(column), key,
+           fmt::format("--set '{}': '{}' is {}, not a table", arg, walked, with_article(*child))});
+      return;
+    }
+    table = child->as_table();
+  }
+  const auto& [leaf, leaf_column] = segments.back();
+  // Erase first so the key, too, points at the --set argument.
+  table->erase(leaf);
+  table->insert(key_at(leaf, source_name, leaf_column), std::move(*doc->get("v")));
+}
+
+}  // namespace
+
+toml::table merge_tables(toml::table base, toml::table over) {
+  for (auto&& [key, node] : base) {
+    toml::node* mine = over.get(key.str());
+    if (!mine) {
+      over.insert(key, std::move(node));
+      continue;
+    }
+    auto* mine_table = mine->as_table();
+    auto* base_table = node.as_table();
+    if (mine_table && base_table) {
+      // The result is `over`'s table, so the merged table points at the later file.
+      toml::table merged = merge_tables(std::move(*base_table), std::move(*mine_table));
+      *mine_table = std::move(merged);
+    }
+  }
+  return over;
+}
+
+void apply_overrides(toml::table& config, const std::vector<std::string>& sets) {
+  std::vector<ConfigIssue> issues;
+  for (const auto& arg : sets) apply_override(config, arg, issues);
+  if (!issues.empty()) throw ConfigError(std::move(issues));
+}
+
+toml::table load_experiment(const std::filesystem::path& file,
+                            const std::vector<std::string>& sets) {
+  Loader loader(file);
+  std::optional<toml::table> config = loader.load(file, nullptr);
+  if (!loader.issues.empty()) throw ConfigError(std::move(loader.issues));
+  apply_overrides(*config, sets);
+  return std::move(*config);
+}
+
+}  // namespace mdlab

@@ -1,0 +1,42 @@
+// An experiment file turned into validated settings: extends merged, --set applied, every
+// table checked against core's and the plugins' schemas (plus the device) before any work.
+#pragma once
+
+#include "plugin_registry.h"
+#include "validate.h"
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mdlab {
+
+/// The plugin registry seen as the validator's catalog of schemas.
+class RegistryCatalog final : public PluginCatalog {
+ public:
+  explicit RegistryCatalog(const PluginRegistry& registry);
+  const OptionsSchema* schema(uint32_t kind, std::string_view name) const override;
+  std::vector<std::string> names(uint32_t kind) const override;
+
+ private:
+  const PluginRegistry& registry_;
+  std::map<std::pair<uint32_t, std::string>, OptionsSchema, std::less<>> schemas_;
+};
+
+/// A loaded and validated experiment.
+struct Experiment {
+  std::filesystem::path file;  ///< the experiment file
+  toml::table table;           ///< resolved table (extends merged, overrides applied)
+  std::string text;            ///< resolved TOML text, as written to the run directory
+  ValidatedConfig config;      ///< validated values per section
+};
+
+/// Loads, resolves and validates `file`; throws ConfigError listing every problem.
+Experiment load_experiment_checked(const std::filesystem::path& file,
+                                   const std::vector<std::string>& sets,
+                                   const PluginRegistry& registry);
+
+}  // namespace mdlab

@@ -1,0 +1,61 @@
+#include "experiment_schema.h"
+
+#include <mdlab/plugin.h>
+
+namespace mdlab {
+
+ExperimentSchema experiment_schema() {
+  ExperimentSchema schema;
+
+  OptionsSchema experiment;
+  experiment.add_string("name", "experiment",
+                        "Experiment name; runs go to <output_dir>/<name>/<run-id>");
+  experiment.add_string("description", "", "Free text kept in the run log");
+  experiment.add_int("seed", 0, "Seed of every random stream of the run").at_least(0);
+  experiment.add_string("device", "cpu", "Device: \"cpu\", \"cuda\" or \"cuda:N\"");
+  experiment.add_int("threads", 0, "LibTorch intra-op threads (0: LibTorch's default)")
+      .range(0, 1024);
+  experiment.add_string("output_dir", "runs",
+                        "Parent folder of run directories (relative to the working directory)");
+  schema.core.push_back({"experiment", experiment, false, "What the run is and where it runs"});
+
+  OptionsSchema data;
+  data.add_string("format", "idx", "Dataset format").one_of({"idx"});
+  data.add_string("root", "/usr/share/datasets/fashion-mnist",
+                  "Dataset folder (IDX: train-images-idx3-ubyte[.gz], t10k-...)");
+  data.add_float("fraction", 1.0, "Stratified fraction of the training split used (per class)")
+      .range(1e-6, 1.0);
+  data.add_float("test_fraction", 1.0, "Stratified fraction of the test split used")
+      .range(1e-6, 1.0);
+  data.add_int("channels", 0, "Channels fed to the backbone (0: as stored; 3 repeats gray)")
+      .one_of_ints({0, 1, 3});
+  schema.core.push_back({"data", data, false, "Real training and test data"});
+
+  OptionsSchema train;
+  train.add_int("epochs", 1, "Passes over the training set").range(1, 100000);
+  train.add_int("batch_size", 256, "Samples per step").range(1, 1 << 20);
+  train.add_string("optimizer", "sgd", "Optimizer").one_of({"sgd", "adamw"});
+  train.add_float("lr", 0.1, "Peak learning rate").range(0, 100);
+  train.add_float("min_lr", 0.0, "Floor of the cosine decay").range(0, 100);
+  train.add_float("warmup_epochs", 0.0, "Linear warm-up length in epochs").range(0, 100000);
+  train.add_float("momentum", 0.9, "SGD momentum").range(0, 1);
+  train.add_float("weight_decay", 1e-4, "Weight decay (not on biases and norm parameters)")
+      .range(0, 10);
+  train.add_int("log_every", 50, "Steps between metric records").range(1, 1000000);
+  train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)").at_least(0);
+  train.add_bool("validate", true, "Evaluate the method's loss terms on the test split each epoch");
+  train.add_float("flush_seconds", 5.0, "Seconds between run-log flushes").range(0.01, 3600);
+  schema.core.push_back({"train", train, false, "The training loop"});
+
+  schema.plugins.push_back({"backbone", MDLAB_PLUGIN_BACKBONE, false, true,
+                            "The encoder (`name` picks a backbone plugin)"});
+  schema.plugins.push_back({"method", MDLAB_PLUGIN_METHOD, false, true,
+                            "The training objective (`name` picks a method plugin)"});
+  schema.plugins.push_back({"generator", MDLAB_PLUGIN_GENERATOR, false, false,
+                            "The image-variation model used by `mdlab generate`"});
+  schema.plugins.push_back({"eval", MDLAB_PLUGIN_EVALUATOR, true, false,
+                            "Evaluations run after training, one [[eval]] table each"});
+  return schema;
+}
+
+}  // namespace mdlab

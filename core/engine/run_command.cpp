@@ -1,0 +1,178 @@
+#include "run_command.h"
+
+#include "atomic_file.h"
+#include "build_info.h"
+#include "experiment.h"
+#include "exit_codes.h"
+#include "host_checks.h"
+#include "image_set.h"
+#include "progress.h"
+#include "run_context.h"
+#include "run_log.h"
+#include "signals.h"
+#include "trainer.h"
+
+#include <mdlab/error.h>
+#include <mdlab/evaluator.h>
+#include <mdlab/version.h>
+
+#include <torch/torch.h>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace mdlab {
+namespace {
+
+std::string now_text(const char* format) {
+  return fmt::format(fmt::runtime(format),
+                     fmt::localtime(std::chrono::system_clock::to_time_t(
+                         std::chrono::system_clock::now())));
+}
+
+fs::path new_run_dir(const fs::path& parent) {
+  const std::string stamp = now_text("{:%Y%m%d-%H%M%S}");
+  fs::path dir = parent / stamp;
+  for (int i = 1; fs::exists(dir); ++i) dir = parent / fmt::format("{}-{}", stamp, i);
+  return dir;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  return ::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "unknown";
+}
+
+ImageSet load_split(const Options& data, const std::string& split, double fraction,
+                    uint64_t seed) {
+  ImageSet set = load_idx_split(data.get_string("root"), split);
+  set = stratified_subset(set, fraction, derive_seed(seed, split));
+  if (int64_t ch = data.get_int("channels"); ch != 0) set = with_channels(set, ch);
+  return set;
+}
+
+}  // namespace
+
+int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
+  fs::path experiment_file = request.experiment;
+  std::optional<fs::path> run_dir = request.out;
+  if (fs::is_directory(request.experiment)) {
+    // `mdlab run --resume RUN_DIR`: the run's own resolved config is the experiment.
+    MDLAB_CHECK(request.resume, "{} is a directory; to continue a run use --resume",
+                request.experiment.string());
+    run_dir = request.experiment;
+    experiment_file = request.experiment / "config.toml";
+    MDLAB_CHECK(fs::exists(experiment_file), "{} is not a run directory (no config.toml)",
+                request.experiment.string());
+  }
+  Experiment exp = load_experiment_checked(experiment_file, request.sets, registry);
+  const Options& e = exp.config.find("experiment")->options;
+  const Options& data = exp.config.find("data")->options;
+  const Options& train = exp.config.find("train")->options;
+  const auto* backbone_section = exp.config.find("backbone");
+  const auto* method_section = exp.config.find("method");
+  const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
+
+  if (!run_dir) run_dir = new_run_dir(fs::path(e.get_string("output_dir")) / e.get_string("name"));
+  const bool resuming = request.resume && fs::exists(*run_dir / "run.h5");
+  MDLAB_CHECK(resuming || !fs::exists(*run_dir / "run.h5"),
+              "{} already holds a run; pass --resume to continue it or choose another --out",
+              run_dir->string());
+  fs::create_directories(*run_dir);
+  if (!resuming) write_file_atomic(*run_dir / "config.toml", exp.text);
+
+  install_interrupt_handlers();
+  RunLog run_log = resuming ? RunLog::open(*run_dir / "run.h5")
+                            : RunLog::create(*run_dir / "run.h5", exp.text);
+  run_log.set_flush_interval(std::chrono::milliseconds(
+      static_cast<int64_t>(train.get_float("flush_seconds") * 1000)));
+  ConsoleProgress progress;
+  RunContext context(c10::Device(e.get_string("device")), seed, *run_dir, &run_log, progress);
+  context.log(LogLevel::Info, fmt::format("{} run {} -> {}", resuming ? "resuming" : "starting",
+                                          exp.file.string(), run_dir->string()));
+  if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
+
+  run_log.set_status(RunStatus::Running);
+  run_log.set_meta("mdlab_version", sdk_version());
+  run_log.set_meta("build", build_summary());
+  run_log.set_meta("git_commit", build_git_commit());
+  run_log.set_meta("torch_version", sdk_torch_version());
+  run_log.set_meta("host", host_name());
+  run_log.set_meta("device", e.get_string("device"));
+  run_log.set_meta("seed", std::to_string(seed));
+  run_log.set_meta("experiment", e.get_string("name"));
+  run_log.set_meta("experiment_file", fs::absolute(exp.file).string());
+  run_log.set_meta(resuming ? "resumed_at" : "started_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
+  run_log.set_meta("blas", loaded_blas_library());
+  for (const auto* p : registry.all())
+    run_log.set_meta(fmt::format("plugin/{}", p->name),
+                     fmt::format("{} {} ({})", p->version, p->file.string(), p->compiler));
+
+  try {
+    if (int64_t threads = e.get_int("threads"); threads > 0)
+      torch::set_num_threads(static_cast<int>(threads));
+    run_log.set_meta("threads", std::to_string(torch::get_num_threads()));
+    torch::manual_seed(derive_seed(seed, "torch/global"));
+
+    auto backbone = registry.create_backbone(backbone_section->plugin, backbone_section->options,
+                                             context);
+    auto method = registry.create_method(method_section->plugin, method_section->options,
+                                         context);
+    method->attach(backbone, context);
+    method->to(context.device());
+
+    ImageSet train_set = load_split(data, "train", data.get_float("fraction"), seed);
+    ImageSet test_set = load_split(data, "test", data.get_float("test_fraction"), seed);
+    context.log(LogLevel::Info,
+                fmt::format("data: {} training and {} test images of {}x{}x{}, {} classes",
+                            train_set.size(), test_set.size(), train_set.images.size(1),
+                            train_set.images.size(2), train_set.images.size(3),
+                            train_set.num_classes));
+
+    Trainer trainer(*method, train_set, test_set, train_settings_from(train), context, run_log);
+    TrainOutcome outcome = trainer.run(*run_dir / "checkpoints" / "last");
+
+    if (!outcome.validation.empty()) {
+      Table table{"final", {"test"}, {}, {{}}};
+      for (auto& [name, value] : outcome.validation) {
+        table.columns.push_back(name);
+        table.values[0].push_back(value);
+      }
+      run_log.write_table("validation", table);
+    }
+    run_log.set_meta("steps", std::to_string(outcome.steps));
+    run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
+    switch (outcome.status) {
+      case TrainOutcome::Status::Completed:
+        run_log.set_status(RunStatus::Completed);
+        run_log.flush();
+        context.log(LogLevel::Info, fmt::format("completed {} steps; run log {}", outcome.steps,
+                                                (*run_dir / "run.h5").string()));
+        return kExitOk;
+      case TrainOutcome::Status::Interrupted:
+        run_log.set_status(RunStatus::Interrupted, outcome.reason);
+        run_log.flush();
+        context.log(LogLevel::Warning,
+                    fmt::format("interrupted ({}); resume with: mdlab run --resume {}",
+                                outcome.reason, run_dir->string()));
+        return kExitInterrupted;
+      case TrainOutcome::Status::Failed:
+        run_log.set_status(RunStatus::Failed, outcome.reason);
+        run_log.flush();
+        context.log(LogLevel::Error, "run failed: " + outcome.reason);
+        return kExitFailure;
+    }
+  } catch (const std::exception& error) {
+    run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
+    run_log.set_status(RunStatus::Failed, error.what());
+    run_log.flush();
+    throw;
+  }
+  return kExitFailure;
+}
+
+}  // namespace mdlab

@@ -1,0 +1,25 @@
+// `mdlab run`: an experiment from file to finished run directory.
+#pragma once
+
+#include "plugin_registry.h"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mdlab {
+
+/// Arguments of `mdlab run`.
+struct RunRequest {
+  std::filesystem::path experiment;        ///< experiment file, or a run directory to resume
+  std::vector<std::string> sets;           ///< --set overrides
+  std::optional<std::filesystem::path> out;  ///< --out: the run directory itself
+  bool resume = false;                     ///< --resume
+};
+
+/// Runs an experiment; returns the process exit status (0, 1, 2 or 130). Config errors are
+/// thrown as ConfigError before the run directory is created.
+int run_experiment(const RunRequest& request, const PluginRegistry& registry);
+
+}  // namespace mdlab

@@ -1,0 +1,69 @@
+// The training loop: epochs x steps of a Method over an image set, with a warm-up + cosine
+// learning-rate schedule, periodic metrics (loss terms, lr, images/s, data-wait fraction),
+// a validation pass per epoch, an epoch-boundary checkpoint, a non-finite-loss guard, and
+// SIGINT/SIGTERM handled between steps.
+//
+// (Issue 5 grows this into the full engine: LARS, weight-decay and momentum schedules,
+// online probe, exact mid-epoch resume, mixed precision.)
+#pragma once
+
+#include "image_set.h"
+
+#include <mdlab/method.h>
+#include <mdlab/options.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace mdlab {
+
+class RunContext;
+class RunLog;
+
+/// Settings of the [train] table.
+struct TrainSettings {
+  int64_t epochs = 1;            ///< passes over the training set
+  int64_t batch_size = 256;      ///< samples per step (the last partial batch is dropped)
+  std::string optimizer = "sgd"; ///< "sgd" or "adamw"
+  double lr = 0.1;               ///< peak learning rate
+  double min_lr = 0.0;           ///< floor of the cosine decay
+  double warmup_epochs = 0.0;    ///< linear warm-up length, in epochs
+  double momentum = 0.9;         ///< SGD momentum
+  double weight_decay = 1e-4;    ///< decoupled for AdamW, L2 for SGD; 0 on no-decay groups
+  int64_t log_every = 50;        ///< steps between metric reads
+  int64_t max_steps = 0;         ///< stop after this many steps in total (0: no limit)
+  bool validate = true;          ///< run the method's loss on the test split each epoch
+};
+
+/// Reads TrainSettings from validated [train] options.
+TrainSettings train_settings_from(const Options& options);
+
+/// How a training run ended.
+struct TrainOutcome {
+  enum class Status { Completed, Failed, Interrupted } status = Status::Completed;
+  std::string reason;          ///< why it failed or stopped
+  int64_t steps = 0;           ///< global steps done
+  std::vector<std::pair<std::string, double>> validation;  ///< last validation means
+};
+
+/// Runs a Method's training.
+class Trainer {
+ public:
+  /// `train`/`val` are the real image sets; `val` may be empty.
+  Trainer(Method& method, const ImageSet& train, const ImageSet& val, TrainSettings settings,
+          RunContext& context, RunLog& run_log);
+  ~Trainer();
+  /// Trains from the checkpoint in `checkpoint_dir` if it holds one, else from scratch.
+  TrainOutcome run(const std::filesystem::path& checkpoint_dir);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Learning rate at `step` of `total` with `warmup` warm-up steps: linear from 0 to
+/// `base`, then cosine to `floor`.
+double warmup_cosine(int64_t step, int64_t total, int64_t warmup, double base, double floor);
+
+}  // namespace mdlab
