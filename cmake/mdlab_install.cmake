@@ -4,6 +4,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+set_target_properties(mdlab_sdk PROPERTIES EXPORT_NAME sdk)  # mdlab::sdk, as in the tree
 install(TARGETS mdlab_sdk EXPORT mdlabTargets
   LIBRARY DESTINATION lib
   INCLUDES DESTINATION include)

@@ -160,7 +160,8 @@ int command_plugins(const std::vector<std::string>& args) {
                 p->summary.c_str(), p->file.c_str(), p->compiler.c_str(),
                 p->torch_version.c_str(), p->abi_major, p->api_minor);
     TextTable table({"option", "type", "default", "constraint", "doc"});
-    for (const auto& spec : p->factory->options_schema().specs()) {
+    const OptionsSchema schema = p->factory->options_schema();
+    for (const auto& spec : schema.specs()) {
       table.add_row({spec.name, option_type_name(spec.type),
                      spec.required ? "(required)"
                      : spec.default_value ? option_value_to_toml(*spec.default_value)

@@ -77,8 +77,8 @@ std::string render_config_reference(const ExperimentSchema& schema, const Plugin
     write_paragraph(out, section.doc);
     if (section.is_array) {
       out += fmt::format(
-          "An array of tables, each choosing a {} plugin with `name`; the other keys are that "
-          "plugin's options. {}\n\n",
+          "An array of tables; in each, `name` chooses the {} plugin and the other keys are "
+          "that plugin's options. {}\n\n",
           kind, section.required ? "At least one entry is required." : "It may be left out.");
     } else {
       out += fmt::format(

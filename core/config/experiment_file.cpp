@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -74,8 +75,9 @@ class Loader {
 std::optional<toml::table> Loader::load(const fs::path& file,
                                         const toml::source_region* included_from) {
   fs::path identity = identity_of(file);
-  for (size_t i = 0; i < chain_.size(); ++i) {
-    if (chain_[i].identity != identity) continue;
+  auto same = [&](const Frame& frame) { return frame.identity == identity; };
+  if (std::any_of(chain_.begin(), chain_.end(), same)) {
+    // The whole chain from the top file, so the way into the cycle is visible too.
     std::vector<std::string> names;
     for (const auto& frame : chain_) names.push_back(frame.shown);
     names.push_back(shown(file));

@@ -5,6 +5,9 @@
 #include "experiment_schema.h"
 #include "host_checks.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace mdlab {
 
 RegistryCatalog::RegistryCatalog(const PluginRegistry& registry) : registry_(registry) {
@@ -31,22 +34,29 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
   exp.table = load_experiment(file, sets);
   exp.text = to_toml_text(exp.table);
   RegistryCatalog catalog(registry);
-  exp.config = validate_experiment(exp.table, experiment_schema(), catalog);
+  std::vector<ConfigIssue> issues;
+  try {
+    exp.config = validate_experiment(exp.table, experiment_schema(), catalog);
+  } catch (const ConfigError& error) {
+    issues = error.issues();
+  }
 
-  // The device is checked with the rest, so a CUDA request on a CPU build is a config error
-  // at the line that asked for it, before any work starts.
-  const auto* experiment = exp.config.find("experiment");
-  const std::string device = experiment->options.get_string("device");
-  if (std::string why = device_problem(device); !why.empty()) {
-    ConfigIssue issue;
-    const toml::node* node = exp.table.at_path("experiment.device").node();
-    const auto& where = node ? node->source() : exp.table.source();
-    issue.source = where.path ? *where.path : file.string();
-    issue.line = node ? where.begin.line : 1;
-    issue.column = node ? where.begin.column : 1;
-    issue.key = "experiment.device";
-    issue.message = why;
-    throw ConfigError({issue});
+  // The device is checked with the rest, so a CUDA request on a CPU build is reported at the
+  // line that asked for it, together with any other problem, before any work starts.
+  const toml::node* node = exp.table.at_path("experiment.device").node();
+  if (node && node->is_string()) {
+    if (std::string why = device_problem(node->value_or(std::string())); !why.empty()) {
+      const auto& where = node->source();
+      issues.push_back({where.path ? *where.path : file.string(),
+                        static_cast<int64_t>(where.begin.line),
+                        static_cast<int64_t>(where.begin.column), "experiment.device", why});
+    }
+  }
+  if (!issues.empty()) {
+    std::stable_sort(issues.begin(), issues.end(), [](const ConfigIssue& a, const ConfigIssue& b) {
+      return std::tie(a.source, a.line, a.column) < std::tie(b.source, b.line, b.column);
+    });
+    throw ConfigError(std::move(issues));
   }
   return exp;
 }

@@ -9,7 +9,7 @@ ExperimentSchema experiment_schema() {
 
   OptionsSchema experiment;
   experiment.add_string("name", "experiment",
-                        "Experiment name; runs go to <output_dir>/<name>/<run-id>");
+                        "Experiment name; runs go to output_dir/name/run-id");
   experiment.add_string("description", "", "Free text kept in the run log");
   experiment.add_int("seed", 0, "Seed of every random stream of the run").at_least(0);
   experiment.add_string("device", "cpu", "Device: \"cpu\", \"cuda\" or \"cuda:N\"");

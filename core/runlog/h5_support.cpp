@@ -369,39 +369,50 @@ std::string read_string_dataset(hid_t loc, const std::string& name, const fs::pa
 
 namespace {
 
-struct VisitState {
-  std::vector<std::string> datasets;
-  bool failed = false;
-};
-
-herr_t visit_link(hid_t group, const char* name, const H5L_info_t* info, void* data) {
-  auto& state = *static_cast<VisitState*>(data);
-  if (info->type != H5L_TYPE_HARD) return 0;  // dangling soft links are not ours
-  hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
-  if (obj < 0) {
-    state.failed = true;
+herr_t collect_hard_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  if (info->type != H5L_TYPE_HARD) return 0;  // soft and external links are not ours
+  try {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  } catch (...) {  // never let an exception cross HDF5's C frames
     return -1;
   }
-  if (H5Iget_type(obj) == H5I_DATASET) {
-    try {
-      state.datasets.emplace_back(name);
-    } catch (...) {  // never let an exception cross HDF5's C frames
-      state.failed = true;
+  return 0;
+}
+
+// Hard links can form cycles in files written by other tools; run logs are a few levels deep.
+constexpr int kMaxGroupDepth = 32;
+
+void walk_group(hid_t group, const std::string& path, int depth, std::vector<std::string>& out,
+                std::vector<std::string>& problems, size_t prefix_size) {
+  std::vector<std::string> names;
+  if (H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_hard_link, &names) < 0)
+    problems.push_back(fmt::format("cannot list {}: HDF5: {}", path, h5_error_details()));
+  for (const auto& name : names) {
+    const std::string child = path + "/" + name;
+    hid_t obj = H5Oopen(group, name.c_str(), H5P_DEFAULT);
+    if (obj < 0) {
+      problems.push_back(fmt::format("cannot open {}: HDF5: {}", child, h5_error_details()));
+      continue;
+    }
+    H5Handle owned(obj, H5Oclose);
+    const H5I_type_t type = H5Iget_type(obj);
+    if (type == H5I_DATASET) {
+      out.push_back(child.substr(prefix_size));
+    } else if (type == H5I_GROUP && depth < kMaxGroupDepth) {
+      walk_group(obj, child, depth + 1, out, problems, prefix_size);
     }
   }
-  H5Oclose(obj);
-  return state.failed ? -1 : 0;
 }
 
 }  // namespace
 
-std::vector<std::string> list_datasets(hid_t group, const fs::path& file,
-                                       std::string_view group_name) {
-  VisitState state;
-  herr_t status = H5Lvisit(group, H5_INDEX_NAME, H5_ITER_INC, visit_link, &state);
-  if (status < 0 || state.failed) throw_h5(file, fmt::format("list the contents of {}", group_name));
-  std::sort(state.datasets.begin(), state.datasets.end());
-  return state.datasets;
+std::vector<std::string> list_datasets(hid_t group, std::string_view group_name,
+                                       std::vector<std::string>& problems) {
+  std::vector<std::string> out;
+  const std::string root(group_name);
+  walk_group(group, root, 0, out, problems, root.size() + 1);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<hsize_t> dataset_shape(hid_t dataset, const fs::path& file,

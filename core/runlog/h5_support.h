@@ -151,9 +151,11 @@ std::vector<std::string> read_string_array_attribute(hid_t loc, const std::strin
 std::string read_string_dataset(hid_t loc, const std::string& name,
                                 const std::filesystem::path& file);
 
-/// Relative paths of every dataset below the group `group`, sorted by name.
-std::vector<std::string> list_datasets(hid_t group, const std::filesystem::path& file,
-                                       std::string_view group_name);
+/// Relative paths of every dataset below the group `group` (named `group_name`, e.g.
+/// "/metrics"), sorted. A subgroup that cannot be listed or an object that cannot be opened
+/// (a writer killed in the middle of a flush) is skipped and described in `problems`.
+std::vector<std::string> list_datasets(hid_t group, std::string_view group_name,
+                                       std::vector<std::string>& problems);
 
 /// The extent of a dataset, one entry per dimension (empty for a scalar).
 std::vector<hsize_t> dataset_shape(hid_t dataset, const std::filesystem::path& file,

@@ -37,10 +37,14 @@ double unix_now() {
 
 // A link creation property list that creates missing intermediate groups, so "train/loss"
 // becomes /metrics/train/loss without a separate mkdir step.
+//
+// Link names keep HDF5's default ASCII tag (UTF-8 bytes pass through unchanged): a UTF-8 tag
+// turns a group into a "new-style" group that becomes dense (fractal heap + v2 B-tree) past 8
+// links, and HDF5 1.10.8 crashes (not fails) iterating a dense group whose flush a SIGKILL
+// interrupted. Old-style symbol-table groups fail cleanly instead.
 H5Handle intermediate_groups_plist(const fs::path& file) {
   H5Handle lcpl = h5_id(H5Pcreate(H5P_LINK_CREATE), H5Pclose, file, "set up link creation");
   h5_ok(H5Pset_create_intermediate_group(lcpl.get(), 1), file, "set up link creation");
-  h5_ok(H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8), file, "set up link creation");
   return lcpl;
 }
 

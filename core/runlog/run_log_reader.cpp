@@ -42,26 +42,50 @@ std::vector<int64_t> to_shape(const std::vector<hsize_t>& dims) {
   return std::vector<int64_t>(dims.begin(), dims.end());
 }
 
+// Runs `read` for one object; a failure (an object a killed writer left half-written) becomes
+// a line in `problems` instead of hiding the rest of the run.
+template <typename Read>
+void read_object(const fs::path& file, RunLogContents& out, Read read) {
+  try {
+    read();
+  } catch (const Error& e) {
+    const std::string prefix = fmt::format("run log {}: ", file.string());
+    const std::string& m = e.message();
+    out.problems.push_back(m.rfind(prefix, 0) == 0 ? m.substr(prefix.size()) : m);
+  }
+}
+
+// The datasets below the top-level group `name` (absent: none).
+std::vector<std::string> datasets_below(hid_t root, const char* name, const fs::path& file,
+                                        RunLogContents& out, H5Handle& group) {
+  if (!h5_exists(root, name, file)) return {};
+  const std::string path = fmt::format("/{}", name);
+  group = h5_id(H5Gopen2(root, name, H5P_DEFAULT), H5Gclose, file, "open group " + path);
+  return list_datasets(group.get(), path, out.problems);
+}
+
 void read_metrics(hid_t root, const fs::path& file, RunLogContents& out) {
-  if (!h5_exists(root, "metrics", file)) return;
-  H5Handle group =
-      h5_id(H5Gopen2(root, "metrics", H5P_DEFAULT), H5Gclose, file, "open group /metrics");
+  H5Handle group;
+  const auto names = datasets_below(root, "metrics", file, out, group);
+  if (names.empty()) return;
   H5Handle mem_type = metric_memory_type(file);
-  for (const auto& name : list_datasets(group.get(), file, "/metrics")) {
-    const std::string object = "/metrics/" + name;
-    const std::string what = "read metric " + object;
-    H5Handle dset =
-        h5_id(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose, file, what);
-    const auto shape = dataset_shape(dset.get(), file, object);
-    H5Handle type = h5_id(H5Dget_type(dset.get()), H5Tclose, file, what);
-    MDLAB_CHECK(shape.size() == 1 && H5Tget_class(type.get()) == H5T_COMPOUND,
-                "run log {}: {} is not a metric series (1-D {{step, value, time}})",
-                file.string(), object);
-    std::vector<MetricPoint> points(shape[0]);
-    if (!points.empty())
-      h5_ok(H5Dread(dset.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, points.data()),
-            file, what);
-    out.metrics.emplace(name, std::move(points));
+  for (const auto& name : names) {
+    read_object(file, out, [&] {
+      const std::string object = "/metrics/" + name;
+      const std::string what = "read metric " + object;
+      H5Handle dset =
+          h5_id(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose, file, what);
+      const auto shape = dataset_shape(dset.get(), file, object);
+      H5Handle type = h5_id(H5Dget_type(dset.get()), H5Tclose, file, what);
+      MDLAB_CHECK(shape.size() == 1 && H5Tget_class(type.get()) == H5T_COMPOUND,
+                  "run log {}: {} is not a metric series (1-D {{step, value, time}})",
+                  file.string(), object);
+      std::vector<MetricPoint> points(shape[0]);
+      if (!points.empty())
+        h5_ok(H5Dread(dset.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, points.data()),
+              file, what);
+      out.metrics.emplace(name, std::move(points));
+    });
   }
 }
 
@@ -79,28 +103,30 @@ std::vector<std::string> labels_or_indices(hid_t dset, const char* attribute, si
 }
 
 void read_tables(hid_t root, const fs::path& file, RunLogContents& out) {
-  if (!h5_exists(root, "eval", file)) return;
-  H5Handle group = h5_id(H5Gopen2(root, "eval", H5P_DEFAULT), H5Gclose, file, "open group /eval");
-  for (const auto& rel : list_datasets(group.get(), file, "/eval")) {
+  H5Handle group;
+  for (const auto& rel : datasets_below(root, "eval", file, out, group)) {
     const size_t slash = rel.rfind('/');
     if (slash == std::string::npos) continue;  // not below an evaluator: not ours
-    const std::string object = "/eval/" + rel;
-    const std::string what = "read table " + object;
-    H5Handle dset = h5_id(H5Dopen2(group.get(), rel.c_str(), H5P_DEFAULT), H5Dclose, file, what);
-    const auto shape = dataset_shape(dset.get(), file, object);
-    MDLAB_CHECK(shape.size() == 2, "run log {}: table {} is not 2-D", file.string(), object);
-    Table table;
-    table.name = rel.substr(slash + 1);
-    table.rows = labels_or_indices(dset.get(), "rows", shape[0], file, object);
-    table.columns = labels_or_indices(dset.get(), "columns", shape[1], file, object);
-    std::vector<double> flat(shape[0] * shape[1]);
-    if (!flat.empty())
-      h5_ok(H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()),
-            file, what);
-    for (size_t r = 0; r < shape[0]; ++r)
-      table.values.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(r * shape[1]),
-                                flat.begin() + static_cast<std::ptrdiff_t>((r + 1) * shape[1]));
-    out.tables[rel.substr(0, slash)].push_back(std::move(table));
+    read_object(file, out, [&] {
+      const std::string object = "/eval/" + rel;
+      const std::string what = "read table " + object;
+      H5Handle dset =
+          h5_id(H5Dopen2(group.get(), rel.c_str(), H5P_DEFAULT), H5Dclose, file, what);
+      const auto shape = dataset_shape(dset.get(), file, object);
+      MDLAB_CHECK(shape.size() == 2, "run log {}: table {} is not 2-D", file.string(), object);
+      Table table;
+      table.name = rel.substr(slash + 1);
+      table.rows = labels_or_indices(dset.get(), "rows", shape[0], file, object);
+      table.columns = labels_or_indices(dset.get(), "columns", shape[1], file, object);
+      std::vector<double> flat(shape[0] * shape[1]);
+      if (!flat.empty())
+        h5_ok(H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()),
+              file, what);
+      for (size_t r = 0; r < shape[0]; ++r)
+        table.values.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(r * shape[1]),
+                                  flat.begin() + static_cast<std::ptrdiff_t>((r + 1) * shape[1]));
+      out.tables[rel.substr(0, slash)].push_back(std::move(table));
+    });
   }
 }
 
@@ -115,15 +141,15 @@ ArtifactType artifact_type_of(hid_t dset, const fs::path& file, const std::strin
 }
 
 void read_artifacts(hid_t root, const fs::path& file, RunLogContents& out) {
-  if (!h5_exists(root, "artifacts", file)) return;
-  H5Handle group =
-      h5_id(H5Gopen2(root, "artifacts", H5P_DEFAULT), H5Gclose, file, "open group /artifacts");
-  for (const auto& name : list_datasets(group.get(), file, "/artifacts")) {
-    const std::string object = "/artifacts/" + name;
-    H5Handle dset = h5_id(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose, file,
-                          "open artifact " + object);
-    out.artifacts.push_back({name, artifact_type_of(dset.get(), file, object),
-                             to_shape(dataset_shape(dset.get(), file, object))});
+  H5Handle group;
+  for (const auto& name : datasets_below(root, "artifacts", file, out, group)) {
+    read_object(file, out, [&] {
+      const std::string object = "/artifacts/" + name;
+      H5Handle dset = h5_id(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose, file,
+                            "open artifact " + object);
+      out.artifacts.push_back({name, artifact_type_of(dset.get(), file, object),
+                               to_shape(dataset_shape(dset.get(), file, object))});
+    });
   }
 }
 
@@ -394,6 +420,10 @@ std::string render_run_summary(const RunLogContents& contents) {
   out += "\nMetrics\n" + render_metrics(contents);
   out += "\nEvaluation\n" + render_tables(contents);
   if (!contents.artifacts.empty()) out += "\nArtifacts\n" + render_artifacts(contents);
+  if (!contents.problems.empty()) {
+    out += "\nDamaged (unreadable objects, left by a writer killed while flushing)\n";
+    for (const auto& p : contents.problems) out += "  " + p + "\n";
+  }
   return out;
 }
 

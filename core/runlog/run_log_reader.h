@@ -37,6 +37,10 @@ struct RunLogContents {
   std::map<std::string, std::vector<MetricPoint>> metrics;  ///< metric name -> points
   std::map<std::string, std::vector<Table>> tables;  ///< evaluator -> tables (by name)
   std::vector<ArtifactInfo> artifacts;        ///< by name
+  /// Objects that could not be read, one line each (empty for an intact file). A writer
+  /// killed in the middle of a flush can leave the objects that flush changed unreadable; the
+  /// rest of the file still reads.
+  std::vector<std::string> problems;
 };
 
 /// The status named `name` ("running", ...), or false when it is none of them.
@@ -45,8 +49,9 @@ bool parse_run_status(std::string_view name, RunStatus& status);
 /// "float32", "uint8" or "other".
 const char* artifact_type_name(ArtifactType type);
 
-/// Reads a whole run log; mdlab::Error naming the file when it is missing, not HDF5, or not
-/// a run log.
+/// Reads a whole run log; mdlab::Error naming the file when it is missing, not HDF5, not a
+/// run log, or its /config or /meta is unreadable. Unreadable metrics, tables or artifacts
+/// are listed in `problems` instead.
 RunLogContents read_run_log(const std::filesystem::path& file);
 
 /// The data of float32 artifact `name` (row-major); mdlab::Error for another type.
@@ -63,7 +68,7 @@ std::string format_value(double value);
 
 /// Text for `mdlab show`: sections Run (status, reason, meta), Config (experiment, seed,
 /// device and one line per plugin section), Metrics (name, count, last step, last value, min,
-/// max) and Evaluation (each table aligned).
+/// max), Evaluation (each table aligned), then Artifacts and Damaged when there are any.
 std::string render_run_summary(const RunLogContents& contents);
 
 }  // namespace mdlab

@@ -32,34 +32,34 @@ check() {
 base_ok > ok.toml
 expect_status 0 "$MDLAB" validate ok.toml
 
-# unknown key, with did-you-mean (line 8, col 1)
+# unknown key, with did-you-mean (line 7, col 1)
 base_ok | sed 's/^depth = 18/depht = 18/' > unknown_key.toml
-check unknown_key.toml "unknown_key.toml:8:1:" "depht" "did you mean 'depth'"
+check unknown_key.toml "unknown_key.toml:7:1:" "depht" "did you mean 'depth'"
 
-# wrong type (value at line 8, col 9)
+# wrong type (value at line 7, col 9)
 base_ok | sed 's/^depth = 18/depth = "deep"/' > wrong_type.toml
-check wrong_type.toml "wrong_type.toml:8:9:" "depth" "expected int, got string"
+check wrong_type.toml "wrong_type.toml:7:9:" "depth" "expected int, got string"
 
 # out of range / not among the choices
 base_ok | sed 's/^depth = 18/depth = 19/' > bad_choice.toml
-check bad_choice.toml "bad_choice.toml:8:9:" "depth" "one of: 18, 34, 50, 101"
+check bad_choice.toml "bad_choice.toml:7:9:" "depth" "one of: 18, 34, 50, 101"
 printf '%s\n[train]\nlr = -1.0\n' "$(base_ok)" > out_of_range.toml
-check out_of_range.toml "out_of_range.toml:13:6:" "lr" "out of range"
+check out_of_range.toml "out_of_range.toml:12:6:" "lr" "out of range"
 
 # missing required table (file:1:1) and unknown plugin (lists those available)
 base_ok | sed '/^\[method\]/,$d' > missing_table.toml
 check missing_table.toml "missing_table.toml:1:1:" "method"
 base_ok | sed 's/^name = "supervised"/name = "supervized"/' > unknown_plugin.toml
-check unknown_plugin.toml "unknown_plugin.toml:11:8:" "supervized" "supervised"
+check unknown_plugin.toml "unknown_plugin.toml:10:8:" "supervized" "supervised"
 
 # unknown top-level table
 printf '%s\n[trian]\nepochs = 2\n' "$(base_ok)" > unknown_table.toml
-check unknown_table.toml "unknown_table.toml:12:1:" "trian" "did you mean 'train'"
+check unknown_table.toml "unknown_table.toml:11:1:" "trian" "did you mean 'train'"
 
 # an error inside a base file points into the base file
 printf 'extends = ["bad_base.toml"]\n[train]\nepochs = 2\n' > child.toml
 base_ok | sed 's/^depth = 18/depth = 18.5/' > bad_base.toml
-check child.toml "bad_base.toml:8:9:" "depth"
+check child.toml "bad_base.toml:7:9:" "depth"
 
 # extends cycle
 printf 'extends = ["cycle_b.toml"]\n' > cycle_a.toml
@@ -88,5 +88,5 @@ fi
 
 # many errors at once, all reported
 base_ok | sed 's/^depth = 18/depth = "x"\nwidht = 3/; s/^name = "cfg"/name = 5/' > many.toml
-check many.toml "many.toml:2:8:" "many.toml:8:9:" "many.toml:9:1:" "3 configuration errors"
+check many.toml "many.toml:2:8:" "many.toml:7:9:" "many.toml:8:1:" "3 configuration errors"
 echo "config errors ok"

@@ -27,7 +27,7 @@ std::string source_of(const toml::table& t, std::string_view path) {
 
 }  // namespace
 
-TEST_CASE("extends merges tables deeply; the file wins over its base") {
+TEST_CASE("extends merges tables deeply and the file wins over its base") {
   auto dir = mdlab::test::temp_dir("config");
   const std::string base_text =
       "[train]\nepochs = 10\nlr = 0.1\nmilestones = [30, 60]\n\n"
