@@ -5,6 +5,7 @@
 #include "exit_codes.h"
 #include "experiment.h"
 #include "experiment_schema.h"
+#include "host_checks.h"
 #include "plugin_registry.h"
 #include "run_command.h"
 #include "run_log_reader.h"
@@ -71,6 +72,9 @@ PluginRegistry load_plugins(const std::vector<std::string>& extra, bool report_p
 
 void print_version() {
   std::printf("%s\n", build_summary().c_str());
+  const std::string blas = loaded_blas_library();
+  std::printf("BLAS: %s\n", blas.empty() ? "(none found)" : blas.c_str());
+  if (auto warning = reference_blas_warning()) std::fprintf(stderr, "mdlab: warning: %s\n", warning->c_str());
 }
 
 int command_run(const std::vector<std::string>& args) {

@@ -6,23 +6,21 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
+#include <dlfcn.h>
+
+#include <filesystem>
 
 namespace mdlab {
 
 std::string loaded_blas_library() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    auto slash = line.find('/');
-    if (slash == std::string::npos) continue;
-    std::string path = line.substr(slash);
-    auto name = path.substr(path.rfind('/') + 1);
-    if (name.starts_with("libblas.so") || name.starts_with("libopenblas") ||
-        name.starts_with("libmkl_rt") || name.starts_with("libblis"))
-      return path;
-  }
-  return "";
+  // LibTorch links libblas.so.3 and libopenblas.so.0 both; its BLAS calls go wherever the
+  // global symbol lookup finds sgemm_, which is what this asks the dynamic linker.
+  void* symbol = ::dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (symbol == nullptr || ::dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return "";
+  std::error_code ec;
+  auto real = std::filesystem::canonical(info.dli_fname, ec);
+  return ec ? std::string(info.dli_fname) : real.string();
 }
 
 std::optional<std::string> reference_blas_warning() {

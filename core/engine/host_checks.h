@@ -8,7 +8,7 @@
 
 namespace mdlab {
 
-/// Path of the BLAS library mapped into this process ("" when none is mapped yet).
+/// Real path of the library that provides sgemm_ to this process ("" when none does).
 std::string loaded_blas_library();
 
 /// A warning text when the slow reference BLAS is in use, else nullopt.

@@ -18,11 +18,14 @@
 // maybe_flush() once the flush interval has passed); every other write (meta, status,
 // tables, artifacts) is flushed at once. HDF5's metadata cache is configured never to evict,
 // so the bytes on disk change only inside those calls: a process killed with SIGKILL between
-// them leaves a file holding everything up to its last completed flush. There is no fsync,
-// so this protects against a killed process, not against a lost machine. SWMR is not used
-// (its flags block readers after a crash); the writer opens the file without HDF5's file
-// locks so readers can open it while the run is live (they may need to retry if they read
-// during a flush).
+// them leaves a file holding everything up to its last completed flush. A kill *during* a
+// flush (about a millisecond each) can leave the objects that flush was changing unreadable:
+// HDF5 1.10 without SWMR does not order its metadata writes. Appending to existing metrics
+// is the least exposed case; the reader lists damaged objects and reads the rest. There is
+// no fsync, so this protects against a killed process, not against a lost machine. SWMR is
+// not used (its flags block readers after a crash); the writer opens the file without
+// HDF5's file locks so readers can open it while the run is live (a read that overlaps a
+// flush may fail and can be retried).
 //
 // Not thread-safe: one thread owns a RunLog (the trainer's); a signal handler should only
 // set a flag that this thread turns into set_status(Interrupted).

@@ -16,7 +16,7 @@ const char* sdk_torch_version() {
 int sdk_cxx11_abi() { return _GLIBCXX_USE_CXX11_ABI; }
 const char* sdk_compiler() { return MDLAB_DETAIL_COMPILER; }
 bool sdk_torch_has_cuda() {
-#ifdef USE_CUDA
+#ifdef MDLAB_TORCH_HAS_CUDA
   return true;
 #else
   return false;

@@ -44,6 +44,16 @@ s = f["meta"].attrs["status"]; s = s.decode() if isinstance(s, bytes) else str(s
 assert s.strip("\x00 ") == "completed", s
 PY
 
+# --- SIGTERM: the same graceful path
+RUN="$WORK/term"
+"$MDLAB" run "$CONFIG" --out "$RUN" "${LONG[@]}" >/dev/null 2>"$WORK/term.err" &
+pid=$!
+wait_for_metrics "$RUN/run.h5" 2
+kill -TERM "$pid"
+status=0; wait "$pid" || status=$?
+[ "$status" = 130 ] || { cat "$WORK/term.err"; fail "SIGTERM exit status $status, expected 130"; }
+expect_text "$WORK/term.err" "interrupted (signal 15"
+
 # --- SIGKILL, at a few different moments
 for round in 1 2 3; do
   RUN="$WORK/kill$round"

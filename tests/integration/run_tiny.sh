@@ -51,4 +51,22 @@ PY
 # A second run into the same directory is refused (nothing lost).
 expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$RUN"
 expect_text "$WORK/err" "already holds a run"
+# On a terminal the progress line is redrawn in place (\r + clear line) with rate and ETA.
+if command -v script >/dev/null; then
+  script -qefc "'$MDLAB' run '$SRC/tests/integration/data/tiny.toml' --out '$WORK/tty' --set train.max_steps=6" /dev/null > "$WORK/tty.txt" 2>&1 || fail "run on a pty failed"
+  grep -q $'\r\033\[K' "$WORK/tty.txt" || { cat -v "$WORK/tty.txt"; fail "no live progress line on a TTY"; }
+  expect_text "$WORK/tty.txt" "it/s"
+  if grep -q "train: started" "$WORK/tty.txt"; then fail "plain progress lines on a TTY"; fi
+fi
+
+# The slow reference BLAS is named in a warning at start.
+REF=/usr/lib/x86_64-linux-gnu/blas
+if [ -e "$REF/libblas.so.3" ]; then
+  LD_LIBRARY_PATH="$REF" expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/refblas" --set train.max_steps=2
+  expect_text "$WORK/err" "warning: LibTorch is using the reference BLAS ($REF/libblas.so.3"
+else
+  echo "(reference BLAS not installed; its warning is not exercised)"
+fi
+expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/okblas" --set train.max_steps=2
+if grep -q "reference BLAS" "$WORK/err"; then fail "BLAS warning with OpenBLAS selected"; fi
 echo "tiny run ok"

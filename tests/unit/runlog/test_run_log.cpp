@@ -475,6 +475,40 @@ TEST_CASE("unreadable files give an mdlab::Error naming the path and no HDF5 noi
   CHECK(noise.empty());
 }
 
+TEST_CASE("a damaged object is reported while the rest of the run still reads") {
+  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  {
+    RunLog log = RunLog::create(file, "");
+    log.add_metric("train/loss", 0, 1.0);
+    log.add_metric("train/acc", 0, 0.5);
+    log.write_table("knn", accuracy_table());
+  }
+  // Smash the object header of one metric, as a kill in the middle of a flush could.
+  haddr_t address = HADDR_UNDEF;
+  {
+    RawFile raw(file);
+    REQUIRE(raw.id >= 0);
+    H5O_info_t info;
+    REQUIRE(H5Oget_info_by_name2(raw.id, "metrics/train/acc", &info, H5O_INFO_BASIC,
+                                 H5P_DEFAULT) >= 0);
+    address = info.addr;
+  }
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(address));
+    const std::string junk(16, '\xff');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  const auto c = mdlab::read_run_log(file);
+  CHECK(c.metrics.count("train/loss") == 1);
+  CHECK(c.metrics.count("train/acc") == 0);
+  CHECK(c.tables.at("knn").size() == 1);
+  REQUIRE(c.problems.size() == 1);
+  CHECK_THAT(c.problems[0], Catch::Contains("/metrics/train/acc"));
+  CHECK_THAT(mdlab::render_run_summary(c),
+             Catch::Contains("\nDamaged (") && Catch::Contains("  cannot open /metrics/train/acc"));
+}
+
 TEST_CASE("the summary shows status, config, aligned metrics and tables") {
   const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
   {

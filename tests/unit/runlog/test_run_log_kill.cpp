@@ -135,6 +135,7 @@ constexpr Round kRounds[] = {{3, 0ms}, {4, 17ms}, {5, 38ms}};
 
 void check_with_reader(const fs::path& file, const KillOutcome& outcome) {
   const auto c = mdlab::read_run_log(file);
+  CHECK(c.problems.empty());
   CHECK(c.status == mdlab::RunStatus::Running);
   CHECK(c.meta.at("host") == "killed-child");
   const auto& loss = c.metrics.at("train/loss");
