@@ -89,8 +89,7 @@ H5Handle h5_id(hid_t id, H5Handle::Closer closer, const fs::path& file, std::str
   return H5Handle(id, closer);
 }
 
-void h5_ok(herr_t status, const fs::path& file, std::string_view what,
-           std::source_location where) {
+void h5_ok(herr_t status, const fs::path& file, std::string_view what, std::source_location where) {
   if (status < 0) throw_h5(file, what, where);
 }
 
@@ -176,8 +175,8 @@ void check_run_log_format(hid_t file_id, const fs::path& file) {
               file.string(), kFormatVersionAttribute);
   const double version = read_number_attribute(file_id, kFormatVersionAttribute, file, "/");
   MDLAB_CHECK(version >= 1 && version <= kFormatVersion,
-              "run log {} has format version {}, this build reads versions 1 to {}",
-              file.string(), version, kFormatVersion);
+              "run log {} has format version {}, this build reads versions 1 to {}", file.string(),
+              version, kFormatVersion);
 }
 
 H5Handle metric_memory_type(const fs::path& file) {
@@ -186,8 +185,7 @@ H5Handle metric_memory_type(const fs::path& file) {
   h5_ok(H5Tinsert(type.get(), "step", offsetof(MetricPoint, step), H5T_NATIVE_INT64), file, what);
   h5_ok(H5Tinsert(type.get(), "value", offsetof(MetricPoint, value), H5T_NATIVE_DOUBLE), file,
         what);
-  h5_ok(H5Tinsert(type.get(), "time", offsetof(MetricPoint, time), H5T_NATIVE_DOUBLE), file,
-        what);
+  h5_ok(H5Tinsert(type.get(), "time", offsetof(MetricPoint, time), H5T_NATIVE_DOUBLE), file, what);
   return type;
 }
 
@@ -254,9 +252,9 @@ void write_string_attribute(hid_t loc, const std::string& name, std::string_view
     h5_ok(H5Adelete(loc, name.c_str()), file, what);
   }
   H5Handle space = h5_id(H5Screate(H5S_SCALAR), H5Sclose, file, what);
-  H5Handle attr = h5_id(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                   H5P_DEFAULT),
-                        H5Aclose, file, what);
+  H5Handle attr =
+      h5_id(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+            H5Aclose, file, what);
   h5_ok(H5Awrite(attr.get(), type.get(), buffer.data()), file, what);
 }
 
@@ -314,8 +312,8 @@ std::string read_string_attribute(hid_t loc, const std::string& name, const fs::
       return fmt::format("{}", v);
     }
     default:
-      MDLAB_THROW("run log {}: attribute {} of {} is neither a string nor a number",
-                  file.string(), name, object);
+      MDLAB_THROW("run log {}: attribute {} of {} is neither a string nor a number", file.string(),
+                  name, object);
   }
 }
 
@@ -328,9 +326,9 @@ void write_string_array_attribute(hid_t loc, const std::string& name,
   H5Handle space = h5_id(H5Screate_simple(1, dims, nullptr), H5Sclose, file, what);
   if (h5_bool(H5Aexists(loc, name.c_str()), file, what))
     h5_ok(H5Adelete(loc, name.c_str()), file, what);
-  H5Handle attr = h5_id(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                   H5P_DEFAULT),
-                        H5Aclose, file, what);
+  H5Handle attr =
+      h5_id(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+            H5Aclose, file, what);
   std::vector<const char*> ptrs;
   ptrs.reserve(values.size());
   for (const auto& v : values) ptrs.push_back(v.c_str());
@@ -345,8 +343,7 @@ std::vector<std::string> read_string_array_attribute(hid_t loc, const std::strin
   H5Handle type = h5_id(H5Aget_type(attr.get()), H5Tclose, file, what);
   H5Handle space = h5_id(H5Aget_space(attr.get()), H5Sclose, file, what);
   MDLAB_CHECK(H5Tget_class(type.get()) == H5T_STRING,
-              "run log {}: attribute {} of {} is not a string array", file.string(), name,
-              object);
+              "run log {}: attribute {} of {} is not a string array", file.string(), name, object);
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
   if (count < 0) throw_h5(file, what);
   if (count == 0) return {};
@@ -359,8 +356,9 @@ std::string read_string_dataset(hid_t loc, const std::string& name, const fs::pa
   H5Handle dset = h5_id(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose, file, what);
   H5Handle type = h5_id(H5Dget_type(dset.get()), H5Tclose, file, what);
   H5Handle space = h5_id(H5Dget_space(dset.get()), H5Sclose, file, what);
-  MDLAB_CHECK(H5Tget_class(type.get()) == H5T_STRING && H5Sget_simple_extent_npoints(space.get()) == 1,
-              "run log {}: /{} is not a single string", file.string(), name);
+  MDLAB_CHECK(
+      H5Tget_class(type.get()) == H5T_STRING && H5Sget_simple_extent_npoints(space.get()) == 1,
+      "run log {}: /{} is not a single string", file.string(), name);
   auto read = [&](hid_t mem, void* buf) {
     return H5Dread(dset.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
   };
@@ -415,8 +413,7 @@ std::vector<std::string> list_datasets(hid_t group, std::string_view group_name,
   return out;
 }
 
-std::vector<hsize_t> dataset_shape(hid_t dataset, const fs::path& file,
-                                   std::string_view object) {
+std::vector<hsize_t> dataset_shape(hid_t dataset, const fs::path& file, std::string_view object) {
   const std::string what = fmt::format("read the shape of {}", object);
   H5Handle space = h5_id(H5Dget_space(dataset), H5Sclose, file, what);
   const int rank = H5Sget_simple_extent_ndims(space.get());

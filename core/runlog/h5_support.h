@@ -71,8 +71,7 @@ std::string h5_error_details();
 
 /// Wraps an identifier returned by an HDF5 call, throwing when it is negative.
 H5Handle h5_id(hid_t id, H5Handle::Closer closer, const std::filesystem::path& file,
-               std::string_view what,
-               std::source_location where = std::source_location::current());
+               std::string_view what, std::source_location where = std::source_location::current());
 
 /// Throws when an HDF5 status is negative.
 void h5_ok(herr_t status, const std::filesystem::path& file, std::string_view what,
@@ -104,8 +103,8 @@ void write_number_attribute(hid_t loc, const std::string& name, double value, bo
                             const std::filesystem::path& file, std::string_view object);
 
 /// Reads a scalar numeric attribute converted to double.
-double read_number_attribute(hid_t loc, const std::string& name,
-                             const std::filesystem::path& file, std::string_view object);
+double read_number_attribute(hid_t loc, const std::string& name, const std::filesystem::path& file,
+                             std::string_view object);
 
 /// Size of one metric record in the file: {step: int64, value: float64, time: float64}, packed.
 inline constexpr size_t kMetricRecordBytes = 24;

@@ -107,11 +107,11 @@ RunLog::Impl::Series& RunLog::Impl::series(std::string_view name) {
   if (auto it = metrics.find(name); it != metrics.end()) return it->second;
 
   check_object_name("metric", name);
+  H5Quiet quiet;
   const std::string rel = fmt::format("metrics/{}", name);
   const std::string object = "/" + rel;
   Series s;
-  H5Handle dapl =
-      h5_id(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose, path, "set up dataset access");
+  H5Handle dapl = h5_id(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose, path, "set up dataset access");
   h5_ok(H5Pset_chunk_cache(dapl.get(), H5D_CHUNK_CACHE_NSLOTS_DEFAULT, kMetricChunkCacheBytes,
                            H5D_CHUNK_CACHE_W0_DEFAULT),
         path, "set up dataset access");
@@ -172,8 +172,8 @@ void RunLog::Impl::remove_for_replace(const std::string& rel, std::string_view k
   {
     H5Handle obj = h5_id(H5Oopen(file.get(), rel.c_str(), H5P_DEFAULT), H5Oclose, path, what);
     MDLAB_CHECK(H5Iget_type(obj.get()) == H5I_DATASET,
-                "run log {}: cannot write {} /{}: a group of that name exists", path.string(),
-                kind, rel);
+                "run log {}: cannot write {} /{}: a group of that name exists", path.string(), kind,
+                rel);
   }
   h5_ok(H5Ldelete(file.get(), rel.c_str(), H5P_DEFAULT), path, what);
   // The old dataset's space is free in memory now; flushing before the new data is written
@@ -199,15 +199,14 @@ void RunLog::Impl::write_array(std::string_view name, const std::vector<int64_t>
                 "run log {}: artifact {} is too large", path.string(), name);
     count *= dims.back();
   }
-  MDLAB_CHECK(count == 0 || data != nullptr, "run log {}: artifact {} has no data",
-              path.string(), name);
+  MDLAB_CHECK(count == 0 || data != nullptr, "run log {}: artifact {} has no data", path.string(),
+              name);
 
   remove_for_replace(rel, "artifact");
-  H5Handle space = dims.empty()
-                       ? h5_id(H5Screate(H5S_SCALAR), H5Sclose, path, what)
-                       : h5_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(),
-                                                nullptr),
-                               H5Sclose, path, what);
+  H5Handle space =
+      dims.empty() ? h5_id(H5Screate(H5S_SCALAR), H5Sclose, path, what)
+                   : h5_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                           H5Sclose, path, what);
   H5Handle lcpl = intermediate_groups_plist(path);
   H5Handle dset = h5_id(H5Dcreate2(file.get(), rel.c_str(), disk_type, space.get(), lcpl.get(),
                                    H5P_DEFAULT, H5P_DEFAULT),
@@ -263,8 +262,8 @@ RunLog RunLog::create(const fs::path& file, std::string_view config_toml) {
   MDLAB_CHECK(!fs::exists(file), "run log {} already exists (RunLog::open appends to it)",
               file.string());
   const fs::path folder = file.parent_path();
-  MDLAB_CHECK(folder.empty() || fs::is_directory(folder),
-              "run log {}: folder {} does not exist", file.string(), folder.string());
+  MDLAB_CHECK(folder.empty() || fs::is_directory(folder), "run log {}: folder {} does not exist",
+              file.string(), folder.string());
 
   H5Quiet quiet;
   auto impl = std::make_unique<Impl>();
@@ -289,12 +288,12 @@ RunLog RunLog::create(const fs::path& file, std::string_view config_toml) {
       h5_ok(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &ptr), file, what);
     }
     for (const char* group : {"meta", "metrics", "eval", "artifacts"}) {
-      H5Handle g = h5_id(H5Gcreate2(root, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                         H5Gclose, file, fmt::format("create group /{}", group));
+      H5Handle g = h5_id(H5Gcreate2(root, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose,
+                         file, fmt::format("create group /{}", group));
       if (std::string_view(group) == "meta") impl->meta = std::move(g);
     }
-    write_string_attribute(impl->meta.get(), kStatusAttribute,
-                           run_status_name(RunStatus::Running), file, "/meta");
+    write_string_attribute(impl->meta.get(), kStatusAttribute, run_status_name(RunStatus::Running),
+                           file, "/meta");
     write_string_attribute(impl->meta.get(), kStatusReasonAttribute, "", file, "/meta");
     impl->init_types();
     impl->flush();
@@ -343,15 +342,14 @@ void RunLog::set_meta(std::string_view key, std::string_view value) {
 
 void RunLog::add_metric(std::string_view name, int64_t step, double value) {
   Impl& d = impl();
-  H5Quiet quiet;  // only touches HDF5 for a metric's first point
+  // The hot path: a map lookup and a push_back; HDF5 is touched only for a new metric.
   d.series(name).pending.push_back({step, value, d.seconds_since_start()});
 }
 
 void RunLog::set_status(RunStatus status, std::string_view reason) {
   Impl& d = impl();
   H5Quiet quiet;
-  write_string_attribute(d.meta.get(), kStatusAttribute, run_status_name(status), d.path,
-                         "/meta");
+  write_string_attribute(d.meta.get(), kStatusAttribute, run_status_name(status), d.path, "/meta");
   write_string_attribute(d.meta.get(), kStatusReasonAttribute, reason, d.path, "/meta");
   d.flush();
 }
@@ -363,14 +361,14 @@ void RunLog::write_table(std::string_view evaluator, const Table& table) {
   const std::string rel = fmt::format("eval/{}/{}", evaluator, table.name);
   const std::string what = fmt::format("write table /{}", rel);
   MDLAB_CHECK(table.values.size() == table.rows.size(),
-              "run log {}: table /{} has {} row labels but {} rows of values", d.path.string(),
-              rel, table.rows.size(), table.values.size());
+              "run log {}: table /{} has {} row labels but {} rows of values", d.path.string(), rel,
+              table.rows.size(), table.values.size());
   std::vector<double> flat;
   flat.reserve(table.rows.size() * table.columns.size());
   for (size_t r = 0; r < table.values.size(); ++r) {
     MDLAB_CHECK(table.values[r].size() == table.columns.size(),
-                "run log {}: table /{} row '{}' has {} values for {} columns", d.path.string(),
-                rel, table.rows[r], table.values[r].size(), table.columns.size());
+                "run log {}: table /{} row '{}' has {} values for {} columns", d.path.string(), rel,
+                table.rows[r], table.values[r].size(), table.columns.size());
     flat.insert(flat.end(), table.values[r].begin(), table.values[r].end());
   }
 
@@ -429,6 +427,8 @@ void RunLog::close() {
   d->close();
 }
 
-const fs::path& RunLog::path() const { return impl().path; }
+const fs::path& RunLog::path() const {
+  return impl().path;
+}
 
 }  // namespace mdlab

@@ -28,7 +28,8 @@
 // flush may fail and can be retried).
 //
 // Not thread-safe: one thread owns a RunLog (the trainer's); a signal handler should only
-// set a flag that this thread turns into set_status(Interrupted).
+// set a flag that this thread turns into set_status(Interrupted). One writer per file: with
+// HDF5's file locks off, nothing stops a second process from opening the same log to append.
 #pragma once
 
 #include <chrono>
@@ -50,9 +51,9 @@ const char* run_status_name(RunStatus status);
 
 /// One point of a metric series as stored in /metrics/<name>.
 struct MetricPoint {
-  int64_t step = 0;   ///< training step (or epoch) the value belongs to
-  double value = 0;   ///< the measurement
-  double time = 0;    ///< seconds since the run started (wall clock, across resumes)
+  int64_t step = 0;  ///< training step (or epoch) the value belongs to
+  double value = 0;  ///< the measurement
+  double time = 0;   ///< seconds since the run started (wall clock, across resumes)
 };
 
 /// Writer of one run's HDF5 log. Movable, not copyable; the destructor flushes and closes
@@ -81,8 +82,7 @@ class RunLog {
   /// Writes `table` to /eval/<evaluator>/<table.name>, replacing an earlier one; flushes.
   void write_table(std::string_view evaluator, const Table& table);
   /// Writes a float32 array of `shape` (row-major) to /artifacts/<name>, replacing; flushes.
-  void write_artifact(std::string_view name, const std::vector<int64_t>& shape,
-                      const float* data);
+  void write_artifact(std::string_view name, const std::vector<int64_t>& shape, const float* data);
   /// Writes a uint8 array of `shape` (row-major) to /artifacts/<name>, replacing; flushes.
   void write_artifact(std::string_view name, const std::vector<int64_t>& shape,
                       const uint8_t* data);

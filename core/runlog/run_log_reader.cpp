@@ -73,8 +73,7 @@ void read_metrics(hid_t root, const fs::path& file, RunLogContents& out) {
     read_object(file, out, [&] {
       const std::string object = "/metrics/" + name;
       const std::string what = "read metric " + object;
-      H5Handle dset =
-          h5_id(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose, file, what);
+      H5Handle dset = h5_id(H5Dopen2(group.get(), name.c_str(), H5P_DEFAULT), H5Dclose, file, what);
       const auto shape = dataset_shape(dset.get(), file, object);
       H5Handle type = h5_id(H5Dget_type(dset.get()), H5Tclose, file, what);
       MDLAB_CHECK(shape.size() == 1 && H5Tget_class(type.get()) == H5T_COMPOUND,
@@ -97,8 +96,8 @@ std::vector<std::string> labels_or_indices(hid_t dset, const char* attribute, si
     return labels;
   }
   auto labels = read_string_array_attribute(dset, attribute, file, object);
-  MDLAB_CHECK(labels.size() == count, "run log {}: {} has {} {} labels for {} {}",
-              file.string(), object, labels.size(), attribute, count, attribute);
+  MDLAB_CHECK(labels.size() == count, "run log {}: {} has {} {} labels for {} {}", file.string(),
+              object, labels.size(), attribute, count, attribute);
   return labels;
 }
 
@@ -110,8 +109,7 @@ void read_tables(hid_t root, const fs::path& file, RunLogContents& out) {
     read_object(file, out, [&] {
       const std::string object = "/eval/" + rel;
       const std::string what = "read table " + object;
-      H5Handle dset =
-          h5_id(H5Dopen2(group.get(), rel.c_str(), H5P_DEFAULT), H5Dclose, file, what);
+      H5Handle dset = h5_id(H5Dopen2(group.get(), rel.c_str(), H5P_DEFAULT), H5Dclose, file, what);
       const auto shape = dataset_shape(dset.get(), file, object);
       MDLAB_CHECK(shape.size() == 2, "run log {}: table {} is not 2-D", file.string(), object);
       Table table;
@@ -313,7 +311,8 @@ std::string render_artifacts(const RunLogContents& contents) {
   table.set_align(2, TextTable::Align::Left);
   for (const auto& a : contents.artifacts) {
     std::string shape = "[";
-    for (size_t i = 0; i < a.shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(a.shape[i]);
+    for (size_t i = 0; i < a.shape.size(); ++i)
+      shape += (i ? ", " : "") + std::to_string(a.shape[i]);
     table.add_row({a.name, artifact_type_name(a.type), shape + "]"});
   }
   return table.render("  ");
@@ -322,8 +321,8 @@ std::string render_artifacts(const RunLogContents& contents) {
 }  // namespace
 
 bool parse_run_status(std::string_view name, RunStatus& status) {
-  for (RunStatus s : {RunStatus::Running, RunStatus::Completed, RunStatus::Failed,
-                      RunStatus::Interrupted}) {
+  for (RunStatus s :
+       {RunStatus::Running, RunStatus::Completed, RunStatus::Failed, RunStatus::Interrupted}) {
     if (name == run_status_name(s)) {
       status = s;
       return true;
@@ -351,8 +350,8 @@ RunLogContents read_run_log(const fs::path& file) {
 
   H5Handle meta = h5_id(H5Gopen2(root, "meta", H5P_DEFAULT), H5Gclose, file, "open group /meta");
   std::vector<std::string> names;
-  if (H5Aiterate2(meta.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_attribute_name,
-                  &names) < 0)
+  if (H5Aiterate2(meta.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_attribute_name, &names) <
+      0)
     throw_h5(file, "list the attributes of /meta");
   bool has_status = false;
   for (const auto& name : names) {
@@ -401,12 +400,12 @@ std::string render_run_summary(const RunLogContents& contents) {
     run.set_align(1, TextTable::Align::Left);
     run.add_row({"file", contents.file.string()});
     run.add_row({"status", run_status_name(contents.status)});
-    if (!contents.status_reason.empty()) run.add_row({"reason", first_line(contents.status_reason)});
+    if (!contents.status_reason.empty())
+      run.add_row({"reason", first_line(contents.status_reason)});
     // The keys people look for first, then the rest alphabetically.
     static const char* const kPreferred[] = {
-        "experiment", "run_id",  "start_time", "end_time",      "duration",
-        "host",       "device",  "seed",       "git_commit",    "mdlab_version",
-        "torch_version"};
+        "experiment", "started_at", "resumed_at", "ended_at",      "steps",        "host",
+        "device",     "seed",       "git_commit", "mdlab_version", "torch_version"};
     for (const char* key : kPreferred)
       if (auto it = contents.meta.find(key); it != contents.meta.end())
         run.add_row({key, first_line(it->second)});

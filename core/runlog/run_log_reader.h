@@ -22,21 +22,21 @@ enum class ArtifactType { Float32, UInt8, Other };
 
 /// An artifact's name and shape (its data stays in the file: see read_artifact_*).
 struct ArtifactInfo {
-  std::string name;                      ///< path below /artifacts
+  std::string name;                         ///< path below /artifacts
   ArtifactType type = ArtifactType::Other;  ///< element type
-  std::vector<int64_t> shape;            ///< dimensions, row-major (empty for a scalar)
+  std::vector<int64_t> shape;               ///< dimensions, row-major (empty for a scalar)
 };
 
 /// Everything a run log holds except artifact data.
 struct RunLogContents {
-  std::filesystem::path file;                 ///< the file that was read
-  std::string config_toml;                    ///< /config
-  std::map<std::string, std::string> meta;    ///< /meta attributes except status*
-  RunStatus status = RunStatus::Running;      ///< /meta/status
-  std::string status_reason;                  ///< /meta/status_reason
+  std::filesystem::path file;                               ///< the file that was read
+  std::string config_toml;                                  ///< /config
+  std::map<std::string, std::string> meta;                  ///< /meta attributes except status*
+  RunStatus status = RunStatus::Running;                    ///< /meta/status
+  std::string status_reason;                                ///< /meta/status_reason
   std::map<std::string, std::vector<MetricPoint>> metrics;  ///< metric name -> points
-  std::map<std::string, std::vector<Table>> tables;  ///< evaluator -> tables (by name)
-  std::vector<ArtifactInfo> artifacts;        ///< by name
+  std::map<std::string, std::vector<Table>> tables;         ///< evaluator -> tables (by name)
+  std::vector<ArtifactInfo> artifacts;                      ///< by name
   /// Objects that could not be read, one line each (empty for an intact file). A writer
   /// killed in the middle of a flush can leave the objects that flush changed unreadable; the
   /// rest of the file still reads.
@@ -55,12 +55,10 @@ const char* artifact_type_name(ArtifactType type);
 RunLogContents read_run_log(const std::filesystem::path& file);
 
 /// The data of float32 artifact `name` (row-major); mdlab::Error for another type.
-std::vector<float> read_artifact_float32(const std::filesystem::path& file,
-                                         std::string_view name);
+std::vector<float> read_artifact_float32(const std::filesystem::path& file, std::string_view name);
 
 /// The data of uint8 artifact `name` (row-major); mdlab::Error for another type.
-std::vector<uint8_t> read_artifact_uint8(const std::filesystem::path& file,
-                                         std::string_view name);
+std::vector<uint8_t> read_artifact_uint8(const std::filesystem::path& file, std::string_view name);
 
 /// A value as the summary prints it: 4 decimals, scientific notation for magnitudes below
 /// 1e-3 or from 1e6 on, "nan"/"inf" for non-finite values.

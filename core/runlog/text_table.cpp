@@ -8,7 +8,9 @@ namespace mdlab {
 
 TextTable::TextTable(std::vector<std::string> header) : header_(std::move(header)) {}
 
-void TextTable::add_row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+void TextTable::add_row(std::vector<std::string> cells) {
+  rows_.push_back(std::move(cells));
+}
 
 void TextTable::set_align(size_t column, Align align) {
   if (align_.size() <= column) align_.resize(column + 1, Align::Auto);

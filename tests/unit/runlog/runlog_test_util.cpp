@@ -30,7 +30,9 @@ std::string shell_quote(const std::string& text) {
   return out + "'";
 }
 
-bool have_h5dump() { return run_command("command -v h5dump >/dev/null").status == 0; }
+bool have_h5dump() {
+  return run_command("command -v h5dump >/dev/null").status == 0;
+}
 
 bool have_h5py() {
   // Debian's h5py lives with Debian's Python; a python3 earlier on PATH may lack it.

@@ -59,9 +59,9 @@ void write_line(int fd, const std::string& line) {
 }
 
 struct KillOutcome {
-  int flushes = 0;            // flush reports received
-  int64_t last_reported = -1; // train/loss points in the file at the last reported flush
-  std::string error;          // an "error" line from the child or a timeout
+  int flushes = 0;             // flush reports received
+  int64_t last_reported = -1;  // train/loss points in the file at the last reported flush
+  std::string error;           // an "error" line from the child or a timeout
 };
 
 // Reads the child's lines from `fd` until `stop(lines seen)` is true, EOF, or 20 s pass.
@@ -157,8 +157,8 @@ TEST_CASE("a SIGKILLed writer leaves every flushed point readable and resumable"
   for (const Round& round : kRounds) {
     const fs::path file = mdlab::test::temp_dir("runlog-kill") / "run.h5";
     const KillOutcome outcome = run_and_kill(file, round.flushes, round.delay);
-    INFO("kill " << round.delay.count() << " ms after flush " << round.flushes << "; child said: "
-                 << outcome.error);
+    INFO("kill " << round.delay.count() << " ms after flush " << round.flushes
+                 << "; child said: " << outcome.error);
     REQUIRE(outcome.error.empty());
     REQUIRE(outcome.flushes >= round.flushes);
     REQUIRE(outcome.last_reported > 0);
@@ -182,17 +182,18 @@ TEST_CASE("h5dump and h5py open the file of a SIGKILLed writer") {
   const bool dump = mdlab::test::have_h5dump();
   const bool py = mdlab::test::have_h5py();
   if (!dump || !py) {
-    std::printf("SKIPPED: %s not installed (Debian packages hdf5-tools, python3-h5py); the "
-                "reader-only SIGKILL test still runs\n",
-                !dump ? "h5dump" : "h5py for /usr/bin/python3");
+    std::printf(
+        "SKIPPED: %s not installed (Debian packages hdf5-tools, python3-h5py); the "
+        "reader-only SIGKILL test still runs\n",
+        !dump ? "h5dump" : "h5py for /usr/bin/python3");
     std::fflush(stdout);
     return;
   }
   for (const Round& round : kRounds) {
     const fs::path file = mdlab::test::temp_dir("runlog-kill") / "run.h5";
     const KillOutcome outcome = run_and_kill(file, round.flushes, round.delay);
-    INFO("kill " << round.delay.count() << " ms after flush " << round.flushes << "; child said: "
-                 << outcome.error);
+    INFO("kill " << round.delay.count() << " ms after flush " << round.flushes
+                 << "; child said: " << outcome.error);
     REQUIRE(outcome.error.empty());
     check_with_reader(file, outcome);
 

@@ -1,0 +1,37 @@
+# Runtime failures: a non-finite loss stops the run with status `failed`, naming the step and
+# the loss terms, exit 1; a missing dataset fails clearly and the run log says why.
+source "$(dirname "$0")/lib.sh"
+need_h5py
+GOOD="$BUILD/tests/plugins_good"
+RUN="$WORK/nan"
+expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --plugin-path "$GOOD" \
+  --out "$RUN" --set 'method={name="test-nan", nan_at_step=5}'
+expect_text "$WORK/err" "run failed: non-finite loss nan at step 5 (epoch 0); terms: ce=nan"
+"$PY" - "$RUN/run.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+attr = lambda k: (lambda v: v.decode() if isinstance(v, bytes) else str(v))(f["meta"].attrs[k]).strip("\x00 ")
+assert attr("status") == "failed", attr("status")
+assert "step 5" in attr("status_reason"), attr("status_reason")
+assert len(f["metrics/train/loss"]) >= 2   # records before the failure were kept
+PY
+
+RUN="$WORK/nodata"
+expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$RUN" --set data.root="$WORK/missing"
+expect_text "$WORK/err" "$WORK/missing"
+"$PY" - "$RUN/run.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+s = f["meta"].attrs["status"]; s = s.decode() if isinstance(s, bytes) else str(s)
+assert s.strip("\x00 ") == "failed", s
+PY
+
+# A truncated dataset file is named with what is wrong with it.
+mkdir -p "$WORK/trunc"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  gzip -dc "/usr/share/datasets/fashion-mnist/$f.gz" > "$WORK/trunc/$f"
+done
+truncate -s 1000 "$WORK/trunc/train-images-idx3-ubyte"
+expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/truncrun" --set data.root="$WORK/trunc"
+expect_text "$WORK/err" "train-images-idx3-ubyte is truncated or corrupt"
+echo "failures ok"

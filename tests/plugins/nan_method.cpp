@@ -1,0 +1,48 @@
+// A test method whose loss turns NaN at a chosen step: exercises the trainer's non-finite
+// loss guard (run status `failed`, the step and the loss terms named, exit 1).
+#include <mdlab/plugin.h>
+
+#include <torch/torch.h>
+
+#include <limits>
+
+namespace {
+
+class NanAtStep final : public mdlab::Method {
+ public:
+  NanAtStep(const mdlab::Options& options, mdlab::Context&)
+      : nan_at_step_(options.get_int("nan_at_step")) {}
+
+  static mdlab::OptionsSchema options_schema() {
+    mdlab::OptionsSchema s;
+    s.add_int("nan_at_step", 3, "Global step from which the loss is NaN").at_least(0);
+    return s;
+  }
+
+  std::vector<mdlab::ViewSlot> view_slots() const override { return {{"image", "", 0}}; }
+
+  void attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context&) override {
+    backbone_ = register_module("backbone", backbone);
+    head_ = register_module("head", torch::nn::Linear(backbone_->feature_dim(), 10));
+  }
+
+  std::shared_ptr<mdlab::Backbone> encoder() const override { return backbone_; }
+
+  mdlab::LossOutput compute_loss(const mdlab::Batch& batch,
+                                 const mdlab::StepInfo& step) override {
+    auto logits = head_->forward(backbone_->forward(batch.views[0]));
+    auto ce = torch::nn::functional::cross_entropy(logits, batch.labels);
+    if (step.step >= nan_at_step_) ce = ce * std::numeric_limits<float>::quiet_NaN();
+    return {ce, {{"ce", ce.detach()}}};
+  }
+
+ private:
+  int64_t nan_at_step_;
+  std::shared_ptr<mdlab::Backbone> backbone_;
+  torch::nn::Linear head_{nullptr};
+};
+
+}  // namespace
+
+MDLAB_PLUGIN(NanAtStep, mdlab::Method, "test-nan", "1.0.0",
+             "Test method: cross-entropy that turns NaN at a given step")
