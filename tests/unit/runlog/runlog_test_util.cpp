@@ -1,11 +1,20 @@
 #include "runlog_test_util.h"
 
+#include "fixtures.h"
+
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sys/wait.h>
 
 namespace mdlab::test {
+
+ScopedTempDir::ScopedTempDir(std::string_view tag) : path(temp_dir(tag)) {}
+
+ScopedTempDir::~ScopedTempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
+}
 
 std::string slurp(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

@@ -4,8 +4,18 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace mdlab::test {
+
+/// A fresh temporary directory (mdlab::test::temp_dir) removed with its contents on scope exit.
+struct ScopedTempDir {
+  explicit ScopedTempDir(std::string_view tag);
+  ~ScopedTempDir();
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  std::filesystem::path path;  ///< the directory
+};
 
 /// The whole file as bytes.
 std::string slurp(const std::filesystem::path& file);

@@ -111,7 +111,8 @@ std::string error_message(const std::function<void()>& f) {
 }  // namespace
 
 TEST_CASE("every element of a run log round-trips") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   std::vector<float> image(2 * 3 * 4);
   for (size_t i = 0; i < image.size(); ++i) image[i] = 0.5f * static_cast<float>(i) - 3.0f;
   std::vector<uint8_t> mask = {0, 1, 254, 255, 7, 9};
@@ -188,7 +189,8 @@ TEST_CASE("every element of a run log round-trips") {
 }
 
 TEST_CASE("the file uses the documented HDF5 types") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   {
     RunLog log = RunLog::create(file, "seed = 1\n");
     log.add_metric("train/loss", 3, 0.25);
@@ -250,7 +252,8 @@ TEST_CASE("the file uses the documented HDF5 types") {
 }
 
 TEST_CASE("metrics appended over many flushes keep every point in order") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   constexpr int kFlushes = 60;
   constexpr int kPerFlush = 97;  // crosses 1024-point chunk boundaries at odd offsets
   {
@@ -281,7 +284,8 @@ TEST_CASE("metrics appended over many flushes keep every point in order") {
 }
 
 TEST_CASE("open() resumes a run log and appends after the stored points") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   double last_time = 0;
   {
     RunLog log = RunLog::create(file, "seed = 3\n");
@@ -320,7 +324,8 @@ TEST_CASE("open() resumes a run log and appends after the stored points") {
 }
 
 TEST_CASE("status is rewritten in place many times") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   RunLog log = RunLog::create(file, "");
   CHECK(mdlab::read_run_log(file).status == RunStatus::Running);
   log.set_status(RunStatus::Running, "warming up with a rather long reason");
@@ -345,7 +350,8 @@ TEST_CASE("status is rewritten in place many times") {
 }
 
 TEST_CASE("writing a table or an artifact again replaces it") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   RunLog log = RunLog::create(file, "");
   log.write_table("linear-probe", accuracy_table());
   mdlab::Table bigger;
@@ -384,7 +390,8 @@ TEST_CASE("writing a table or an artifact again replaces it") {
 }
 
 TEST_CASE("the file on disk changes only when the log flushes") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   RunLog log = RunLog::create(file, "");
   log.set_flush_interval(std::chrono::hours(1));
   log.add_metric("train/loss", 0, 1.0);
@@ -409,7 +416,8 @@ TEST_CASE("the file on disk changes only when the log flushes") {
 }
 
 TEST_CASE("bad names, shapes and tables are refused with the file named") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   RunLog log = RunLog::create(file, "");
   for (const char* bad : {"", "/loss", "loss/", "a//b", "a/./b", "../x"})
     CHECK_THROWS_AS(log.add_metric(bad, 0, 1.0), mdlab::Error);
@@ -449,7 +457,8 @@ TEST_CASE("bad names, shapes and tables are refused with the file named") {
 }
 
 TEST_CASE("unreadable files give an mdlab::Error naming the path and no HDF5 noise") {
-  const fs::path dir = mdlab::test::temp_dir("runlog");
+  const mdlab::test::ScopedTempDir scoped("runlog");
+  const fs::path& dir = scoped.path;
   const fs::path text = dir / "notes.h5";
   std::ofstream(text) << "this is not an HDF5 file\n";
   const fs::path missing = dir / "missing.h5";
@@ -479,7 +488,8 @@ TEST_CASE("unreadable files give an mdlab::Error naming the path and no HDF5 noi
 }
 
 TEST_CASE("a damaged object is reported while the rest of the run still reads") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   {
     RunLog log = RunLog::create(file, "");
     log.add_metric("train/loss", 0, 1.0);
@@ -513,7 +523,8 @@ TEST_CASE("a damaged object is reported while the rest of the run still reads") 
 }
 
 TEST_CASE("the summary shows status, config, aligned metrics and tables") {
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   {
     RunLog log = RunLog::create(file, kConfig);
     log.set_meta("git_commit", "abc123");
@@ -584,7 +595,8 @@ TEST_CASE("h5dump and h5py open a live run log") {
     std::fflush(stdout);
     return;
   }
-  const fs::path file = mdlab::test::temp_dir("runlog") / "run.h5";
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
   RunLog log = RunLog::create(file, kConfig);
   for (int step = 0; step < 2500; ++step) log.add_metric("train/loss", step, step);
   log.write_table("knn", accuracy_table());

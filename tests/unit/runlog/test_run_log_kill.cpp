@@ -155,7 +155,8 @@ void check_with_reader(const fs::path& file, const KillOutcome& outcome) {
 
 TEST_CASE("a SIGKILLed writer leaves every flushed point readable and resumable") {
   for (const Round& round : kRounds) {
-    const fs::path file = mdlab::test::temp_dir("runlog-kill") / "run.h5";
+    const mdlab::test::ScopedTempDir dir("runlog-kill");
+    const fs::path file = dir.path / "run.h5";
     const KillOutcome outcome = run_and_kill(file, round.flushes, round.delay);
     INFO("kill " << round.delay.count() << " ms after flush " << round.flushes
                  << "; child said: " << outcome.error);
@@ -190,7 +191,8 @@ TEST_CASE("h5dump and h5py open the file of a SIGKILLed writer") {
     return;
   }
   for (const Round& round : kRounds) {
-    const fs::path file = mdlab::test::temp_dir("runlog-kill") / "run.h5";
+    const mdlab::test::ScopedTempDir dir("runlog-kill");
+    const fs::path file = dir.path / "run.h5";
     const KillOutcome outcome = run_and_kill(file, round.flushes, round.delay);
     INFO("kill " << round.delay.count() << " ms after flush " << round.flushes
                  << "; child said: " << outcome.error);
