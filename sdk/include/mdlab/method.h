@@ -25,6 +25,7 @@ struct MDLAB_SDK_API ViewSlot {
   std::string name;          ///< stable name ("view1", "global0", "local3")
   std::string group;         ///< crop group ("global", "local"); "" when not multi-crop
   int64_t default_size = 0;  ///< crop side in pixels the method expects (0: dataset size)
+  std::string augment;       ///< augmentation preset used when the experiment names none
 };
 
 /// A training batch: one tensor per view slot, in view_slots() order.
