@@ -48,7 +48,7 @@ EvaluatorFactory::~EvaluatorFactory() = default;
 uint64_t derive_seed(uint64_t seed, std::string_view stream) {
   // FNV-1a over the stream name, mixed with the seed through SplitMix64's finaliser: cheap,
   // well spread, and fixed forever (runs must reproduce across releases).
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = 14695981039346656037ULL;
   for (unsigned char c : stream) {
     h ^= c;
     h *= 1099511628211ULL;
