@@ -19,6 +19,9 @@ packages=(
   libopenblas0-pthread
   # run-log inspection used by the tests (h5dump, h5py) and the embedded dataset
   hdf5-tools python3 python3-h5py python3-numpy
+  # the PyTorch side of parity tests and benchmarks (weights loaded into torchvision models,
+  # the torchvision DataLoader peer) and the sample photos of the loader benchmark
+  python3-torch python3-torchvision python3-pil python3-skimage
   dataset-fashion-mnist
 )
 

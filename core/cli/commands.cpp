@@ -6,6 +6,7 @@
 #include "experiment.h"
 #include "experiment_schema.h"
 #include "host_checks.h"
+#include "model_tools.h"
 #include "plugin_registry.h"
 #include "run_command.h"
 #include "run_log_reader.h"
@@ -199,6 +200,74 @@ int command_show(const std::vector<std::string>& args) {
     return kExitOk;
   fs::path file = fs::is_directory(run_dir) ? fs::path(run_dir) / "run.h5" : fs::path(run_dir);
   std::fputs(render_run_summary(read_run_log(file)).c_str(), stdout);
+  return kExitOk;
+}
+
+int command_export_backbone(const std::vector<std::string>& args) {
+  std::string run_dir, out;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")(
+      "out", po::value(&out)->required(), "output safetensors file");
+  visible.add(plugin_options(plugin_paths));
+  po::options_description hidden;
+  hidden.add_options()("run", po::value(&run_dir)->required(), "run directory");
+  po::positional_options_description pos;
+  pos.add("run", 1);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab export-backbone RUN_DIR --out FILE.safetensors\n\n"
+             "Writes the encoder of the run's last checkpoint with the reference key names "
+             "(torchvision for ResNets, DINO for ViTs), loadable from PyTorch with "
+             "safetensors.torch.load_file + model.load_state_dict.",
+             visible, hidden, pos, vm))
+    return kExitOk;
+  auto registry = load_plugins(plugin_paths, true);
+  const size_t n = export_backbone(run_dir, out, registry);
+  std::fprintf(stderr, "mdlab: wrote %zu tensors to %s\n", n, out.c_str());
+  return kExitOk;
+}
+
+int command_embed(const std::vector<std::string>& args) {
+  EmbedRequest request;
+  std::string experiment, weights, input, out;
+  bool data = false;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")(
+      "weights", po::value(&weights)->required(), "backbone weights (safetensors)")(
+      "input", po::value(&input), "safetensors file holding images `x` [N, C, H, W] float32")(
+      "data", po::bool_switch(&data), "embed the experiment's dataset instead of --input")(
+      "split", po::value(&request.split)->default_value("test"), "dataset split with --data")(
+      "out", po::value(&out)->required(), "output safetensors file")(
+      "attention", po::bool_switch(&request.attention),
+      "also write the last block's attention (ViT)")(
+      "batch", po::value(&request.batch_size)->default_value(256), "images per forward pass")(
+      "set", po::value(&request.sets)->composing(), "override a config value (as for run)");
+  visible.add(plugin_options(plugin_paths));
+  po::options_description hidden;
+  hidden.add_options()("experiment", po::value(&experiment)->required(), "experiment");
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab embed EXP.toml --weights W.safetensors (--input X.safetensors | "
+             "--data [--split S]) --out OUT.safetensors [--attention]\n\n"
+             "Runs the experiment's [backbone] with the given weights in eval mode and writes "
+             "`features` [N, D] (plus `labels` and `keys` from a dataset, `attention` with "
+             "--attention).",
+             visible, hidden, pos, vm))
+    return kExitOk;
+  if (data == !input.empty()) throw UsageError("give exactly one of --input FILE and --data");
+  if (request.batch_size < 1) throw UsageError("--batch must be at least 1");
+  request.experiment = experiment;
+  request.weights = weights;
+  if (!input.empty()) request.input = fs::path(input);
+  request.out = out;
+  auto registry = load_plugins(plugin_paths, true);
+  const int64_t n = embed(request, registry);
+  std::fprintf(stderr, "mdlab: wrote features of %lld images to %s\n",
+               static_cast<long long>(n), out.c_str());
   return kExitOk;
 }
 

@@ -24,6 +24,10 @@ int command_validate(const std::vector<std::string>& args);
 int command_plugins(const std::vector<std::string>& args);
 /// `mdlab show RUN_DIR`.
 int command_show(const std::vector<std::string>& args);
+/// `mdlab export-backbone RUN_DIR --out FILE.safetensors`.
+int command_export_backbone(const std::vector<std::string>& args);
+/// `mdlab embed EXP.toml --weights W (--input X | --data) --out OUT [--attention]`.
+int command_embed(const std::vector<std::string>& args);
 /// `mdlab config-reference [--out FILE] [--check FILE]`.
 int command_config_reference(const std::vector<std::string>& args);
 

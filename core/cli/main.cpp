@@ -25,6 +25,8 @@ void print_usage(std::FILE* out) {
       "  validate EXP.toml       check an experiment file against every schema, run nothing\n"
       "  plugins                 list plugins found, and refused ones (--describe NAME)\n"
       "  show RUN_DIR            print a run's config, final metrics and evaluation tables\n"
+      "  export-backbone RUN_DIR --out FILE   the trained encoder as safetensors (reference names)\n"
+      "  embed EXP.toml ...      features of a tensor file or of the dataset with given weights\n"
       "  config-reference        print the experiment-file reference (docs/config.md)\n"
       "\n"
       "options:\n"
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
     if (command == "validate") return mdlab::command_validate(rest);
     if (command == "plugins") return mdlab::command_plugins(rest);
     if (command == "show") return mdlab::command_show(rest);
+    if (command == "export-backbone") return mdlab::command_export_backbone(rest);
+    if (command == "embed") return mdlab::command_embed(rest);
     if (command == "config-reference") return mdlab::command_config_reference(rest);
     std::fprintf(stderr, "mdlab: unknown command '%s'\n\n", command.c_str());
     print_usage(stderr);

@@ -5,6 +5,8 @@
 #include "signals.h"
 
 #include <mdlab/error.h>
+#include <mdlab/safetensors.h>
+#include <mdlab/state_dict.h>
 
 #include <torch/torch.h>
 
@@ -90,11 +92,9 @@ void save_checkpoint(const fs::path& dir, Method& method, torch::optim::Optimize
   fs::path old = dir.parent_path() / (dir.filename().string() + ".old");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  {
-    torch::serialize::OutputArchive archive;
-    method.save(archive);
-    archive.save_to((tmp / "model.pt").string());
-  }
+  // Weights as safetensors with the reference names (backbone.*, the method's heads), so a
+  // checkpoint opens in PyTorch as it is.
+  write_safetensors(tmp / "model.safetensors", state_dict(method));
   torch::save(opt, (tmp / "optimizer.pt").string());
   {
     std::ofstream state(tmp / "state.toml");
@@ -111,11 +111,7 @@ void save_checkpoint(const fs::path& dir, Method& method, torch::optim::Optimize
 bool load_checkpoint(const fs::path& dir, Method& method, torch::optim::Optimizer& opt,
                      int64_t& next_epoch, int64_t& step) {
   if (!fs::exists(dir / "state.toml")) return false;
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from((dir / "model.pt").string());
-    method.load(archive);
-  }
+  load_state_dict(method, read_safetensors(dir / "model.safetensors").tensors, LoadOptions{});
   torch::load(opt, (dir / "optimizer.pt").string());
   std::ifstream state(dir / "state.toml");
   std::string key, eq;

@@ -1,0 +1,129 @@
+#include "model_tools.h"
+
+#include "experiment.h"
+#include "image_set.h"
+#include "progress.h"
+#include "run_context.h"
+
+#include <mdlab/error.h>
+#include <mdlab/safetensors.h>
+#include <mdlab/state_dict.h>
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+namespace fs = std::filesystem;
+
+namespace mdlab {
+
+size_t export_backbone(const fs::path& run_dir, const fs::path& out,
+                       const PluginRegistry& registry) {
+  const fs::path config = run_dir / "config.toml";
+  const fs::path weights = run_dir / "checkpoints" / "last" / "model.safetensors";
+  MDLAB_CHECK(fs::exists(config), "{} is not a run directory (no config.toml)",
+              run_dir.string());
+  MDLAB_CHECK(fs::exists(weights), "run {} has no checkpoint ({} is missing)", run_dir.string(),
+              weights.string());
+  Experiment exp = load_experiment_checked(config, {}, registry);
+  const auto* b = exp.config.find("backbone");
+  const auto* m = exp.config.find("method");
+  ConsoleProgress progress;
+  RunContext context(c10::Device("cpu"), 0, {}, nullptr, progress);
+  auto backbone = registry.create_backbone(b->plugin, b->options, context);
+  auto method = registry.create_method(m->plugin, m->options, context);
+  method->attach(backbone, context);
+  load_state_dict(*method, read_safetensors(weights).tensors);
+
+  std::map<std::string, std::string> metadata{{"format", "pt"},
+                                              {"mdlab_backbone", b->plugin},
+                                              {"mdlab_run", fs::absolute(run_dir).string()}};
+  for (const auto& [key, value] : b->options.values())
+    metadata["mdlab_option." + key] = option_value_to_toml(value);
+  auto tensors = state_dict(*method->encoder());
+  write_safetensors(out, tensors, metadata);
+  return tensors.size();
+}
+
+namespace {
+
+// Fixed-width NUL-padded key bytes [N, L]: safetensors holds no strings.
+torch::Tensor keys_tensor(const ImageSet& set) {
+  std::vector<std::string> keys;
+  size_t width = 1;
+  for (int64_t i = 0; i < set.size(); ++i) {
+    keys.push_back(set.key(i));
+    width = std::max(width, keys.back().size());
+  }
+  auto out = torch::zeros({set.size(), static_cast<int64_t>(width)}, torch::kUInt8);
+  auto* p = out.data_ptr<uint8_t>();
+  for (size_t i = 0; i < keys.size(); ++i) std::memcpy(p + i * width, keys[i].data(), keys[i].size());
+  return out;
+}
+
+}  // namespace
+
+int64_t embed(const EmbedRequest& request, const PluginRegistry& registry) {
+  Experiment exp = load_experiment_checked(request.experiment, request.sets, registry);
+  const auto* b = exp.config.find("backbone");
+  const Options& e = exp.config.find("experiment")->options;
+  const c10::Device device(e.get_string("device"));
+  ConsoleProgress progress;
+  RunContext context(device, static_cast<uint64_t>(e.get_int("seed")), {}, nullptr, progress);
+  auto backbone = registry.create_backbone(b->plugin, b->options, context);
+  LoadOptions load;
+  load.ignore_prefixes = {"fc.", "head."};
+  try {
+    load_state_dict(*backbone, read_safetensors(request.weights).tensors, load);
+  } catch (const Error& error) {
+    MDLAB_THROW("backbone '{}': weights {}: {}", b->plugin, request.weights.string(),
+                error.message());
+  }
+  backbone->to(device);
+  backbone->eval();
+  torch::NoGradGuard no_grad;
+
+  torch::Tensor images, labels, keys;
+  ImageSet set;
+  if (request.input) {
+    auto file = read_safetensors(*request.input);
+    MDLAB_CHECK(file.contains("x"), "{} has no tensor named 'x' (expected [N, C, H, W])",
+                request.input->string());
+    images = file.at("x").to(torch::kFloat);
+    MDLAB_CHECK(images.dim() == 4, "{}: 'x' has shape {}, expected [N, C, H, W]",
+                request.input->string(), c10::str(images.sizes()));
+  } else {
+    const Options& data = exp.config.find("data")->options;
+    set = load_idx_split(data.get_string("root"), request.split);
+    if (int64_t ch = data.get_int("channels"); ch != 0) set = with_channels(set, ch);
+    labels = set.labels;
+    keys = keys_tensor(set);
+  }
+  const int64_t n = request.input ? images.size(0) : set.size();
+  std::vector<torch::Tensor> features, attention;
+  progress.begin("embed", (n + request.batch_size - 1) / request.batch_size);
+  for (int64_t start = 0, batch = 0; start < n; start += request.batch_size, ++batch) {
+    const int64_t end = std::min(n, start + request.batch_size);
+    torch::Tensor x = request.input
+                          ? images.slice(0, start, end).to(device)
+                          : make_batch(set, torch::arange(start, end, torch::kLong), device);
+    features.push_back(backbone->forward(x).cpu());
+    if (request.attention) {
+      auto a = backbone->last_attention(x);
+      MDLAB_CHECK(a.has_value(), "backbone '{}' has no attention maps (--attention)", b->plugin);
+      attention.push_back(a->cpu());
+    }
+    progress.update(batch + 1, "");
+  }
+  progress.end();
+  std::vector<std::pair<std::string, torch::Tensor>> out{{"features", torch::cat(features)}};
+  if (labels.defined()) out.emplace_back("labels", labels);
+  if (keys.defined()) out.emplace_back("keys", keys);
+  if (request.attention) out.emplace_back("attention", torch::cat(attention));
+  write_safetensors(request.out, out,
+                    {{"mdlab_backbone", b->plugin},
+                     {"mdlab_weights", fs::absolute(request.weights).string()}});
+  return n;
+}
+
+}  // namespace mdlab

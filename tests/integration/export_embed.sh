@@ -1,0 +1,78 @@
+# Weights move both ways: a trained ResNet-18 exported with `mdlab export-backbone` loads
+# strictly into torchvision's resnet18 and gives the same features as `mdlab embed`; DINO's
+# reference ViT weights give DINO's reference CLS outputs and attention through `mdlab embed`.
+source "$(dirname "$0")/lib.sh"
+"$PY" -c "import torch, torchvision" 2>/dev/null || { echo "SKIPPED: /usr/bin/python3 lacks torch/torchvision"; exit 0; }
+export PYTHONPATH="$SRC/tests/integration"
+CONFIG="$SRC/tests/integration/data/tiny.toml"
+STD=(--set data.channels=3 --set backbone.in_channels=3 --set backbone.width=64 --set backbone.cifar_stem=false)
+RUN="$WORK/run"
+expect_status 0 "$MDLAB" run "$CONFIG" --out "$RUN" "${STD[@]}" --set train.max_steps=3
+expect_status 0 "$MDLAB" export-backbone "$RUN" --out "$WORK/backbone.safetensors"
+expect_text "$WORK/err" "wrote 120 tensors"   # torchvision resnet18: 122 tensors, minus fc.weight and fc.bias
+"$PY" - "$WORK" <<'PY'
+import sys, torch, st
+work = sys.argv[1]
+torch.manual_seed(0)
+st.save(f"{work}/x.safetensors", {"x": torch.randn(3, 3, 28, 28)})
+PY
+expect_status 0 "$MDLAB" embed "$CONFIG" "${STD[@]}" --weights "$WORK/backbone.safetensors" \
+  --input "$WORK/x.safetensors" --out "$WORK/features.safetensors"
+"$PY" - "$WORK" <<'PY'
+import sys, torch, torchvision, st
+work = sys.argv[1]
+model = torchvision.models.resnet18()
+model.fc = torch.nn.Identity()
+weights = st.load(f"{work}/backbone.safetensors")
+model.load_state_dict(weights, strict=True)   # every torchvision key, same shapes
+model.eval()
+with torch.no_grad():
+    ours = st.load(f"{work}/features.safetensors")["features"]
+    ref = model(st.load(f"{work}/x.safetensors")["x"])
+err = (ours - ref).abs().max().item()
+assert ours.shape == (3, 512), ours.shape
+assert err < 1e-4, err
+print("torchvision vs mdlab features: max |err|", err)
+PY
+
+# The dataset path: features, labels and keys of the test split.
+expect_status 0 "$MDLAB" embed "$CONFIG" --weights "$WORK/backbone.safetensors" "${STD[@]}" \
+  --data --set data.test_fraction=0.005 --out "$WORK/data.safetensors"
+"$PY" - "$WORK" <<'PY'
+import sys, st
+out = st.load(f"{sys.argv[1]}/data.safetensors")
+assert out["features"].shape == (10000, 512), out["features"].shape
+assert out["labels"].shape == (10000,)
+assert bytes(out["keys"][1].numpy()).rstrip(b"\0") == b"test/1"
+PY
+
+# DINO's ViT-tiny/16 reference weights and inputs through the CLI.
+VIT="${MDLAB_FIXTURES:-$SRC/../shared/fixtures}/vit"
+if [ -d "$VIT" ]; then
+  printf '[backbone]\nname = "vit"\narch = "tiny"\ndrop_path_rate = 0.0\n[method]\nname = "supervised"\n' > "$WORK/vit.toml"
+  "$PY" - "$VIT" "$WORK" <<'PY'
+import sys, st
+io = st.load(f"{sys.argv[1]}/io.safetensors")
+st.save(f"{sys.argv[2]}/vit_in.safetensors", {"x": io["input_224"]})
+PY
+  expect_status 0 "$MDLAB" embed "$WORK/vit.toml" --weights "$VIT/weights.safetensors" \
+    --input "$WORK/vit_in.safetensors" --attention --out "$WORK/vit_out.safetensors"
+  "$PY" - "$VIT" "$WORK" <<'PY'
+import sys, st
+io = st.load(f"{sys.argv[1]}/io.safetensors")
+out = st.load(f"{sys.argv[2]}/vit_out.safetensors")
+assert (out["features"] - io["cls_224"]).abs().max() < 1e-4
+assert (out["attention"] - io["lastattn_224"]).abs().max() < 1e-5
+print("vit embed matches DINO")
+PY
+else
+  echo "SKIPPED: ViT reference fixtures not found at $VIT"
+fi
+
+# Bad input: a weights file for another architecture is refused naming the keys.
+expect_status 1 "$MDLAB" embed "$CONFIG" --weights "$WORK/backbone.safetensors" \
+  --input "$WORK/x.safetensors" --out "$WORK/bad.safetensors"
+expect_text "$WORK/err" "weights $WORK/backbone.safetensors"
+expect_status 2 "$MDLAB" embed "$CONFIG" --weights "$WORK/backbone.safetensors" --out "$WORK/o.safetensors"
+expect_text "$WORK/err" "give exactly one of --input FILE and --data"
+echo "export and embed ok"
