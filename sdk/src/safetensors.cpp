@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -24,7 +23,7 @@
 namespace mdlab {
 
 // The format is little-endian and tensors are mapped without byte swapping.
-static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes little-endian");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes little-endian");
 
 namespace {
 

@@ -204,8 +204,11 @@ torch::Tensor ViT::prepare_tokens(const torch::Tensor& images) {
   MDLAB_CHECK(images.dim() == 4 && images.size(1) == config_.in_channels,
               "vit: expected images [N, {}, H, W], got {}", config_.in_channels,
               c10::str(images.sizes()));
-  MDLAB_CHECK(images.size(2) >= config_.patch_size && images.size(3) >= config_.patch_size,
-              "vit: input {}x{} is smaller than one {}-pixel patch", images.size(2),
+  // DINO's strided conv silently drops a remainder; a size off the patch grid is almost
+  // always a pipeline mistake, so it is an error here.
+  MDLAB_CHECK(images.size(2) % config_.patch_size == 0 && images.size(3) % config_.patch_size == 0 &&
+                  images.size(2) > 0 && images.size(3) > 0,
+              "vit: input {}x{} is not a whole number of {}-pixel patches", images.size(2),
               images.size(3), config_.patch_size);
   auto x = patch_embed->forward(images.is_cuda()
                                     ? images.contiguous(at::MemoryFormat::ChannelsLast)

@@ -6,8 +6,8 @@
 // Internal header of the vit plugin, shared with its unit tests. Submodules carry DINO's
 // names (cls_token, pos_embed, patch_embed.proj, blocks.N.{norm1,attn.qkv,attn.proj,norm2,
 // mlp.fc1,mlp.fc2}, norm), so the state dict is DINO's (minus a classifier `head`).
-// Layouts: images [N, C, H, W] float32 with H, W multiples of the patch size (extra pixels
-// are dropped by the strided conv, as in DINO); tokens [N, 1 + (H/p)*(W/p), D];
+// Layouts: images [N, C, H, W] float32 with H, W multiples of the patch size (an error
+// otherwise; DINO silently drops the remainder); tokens [N, 1 + (H/p)*(W/p), D];
 // attention [N, heads, tokens, tokens].
 #pragma once
 

@@ -101,7 +101,9 @@ TEST_CASE("ViT widths, patch 8, odd sizes and channels") {
   CHECK(attention->sizes() == torch::IntArrayRef({1, 3, 17, 17}));
   CHECK(attention->sum(-1).allclose(torch::ones({1, 3, 17})));
   CHECK_THROWS_WITH(model.forward(torch::randn({1, 3, 32, 32})),
-                    Catch::Contains("expected images [N, 1, H, W]"));
+                    Catch::Contains("expected images [N, 1, H, W], got [1, 3, 32, 32]"));
+  CHECK_THROWS_WITH(model.forward(torch::randn({1, 1, 32, 36})),
+                    Catch::Contains("input 32x36 is not a whole number of 8-pixel patches"));
 }
 
 TEST_CASE("ViT init depends only on the generator and follows DINO's") {
