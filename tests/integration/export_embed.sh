@@ -15,6 +15,7 @@ import sys, torch, st
 work = sys.argv[1]
 torch.manual_seed(0)
 st.save(f"{work}/x.safetensors", {"x": torch.randn(3, 3, 28, 28)})
+st.save(f"{work}/x1.safetensors", {"x": torch.randn(2, 1, 28, 28)})
 PY
 expect_status 0 "$MDLAB" embed "$CONFIG" "${STD[@]}" --weights "$WORK/backbone.safetensors" \
   --input "$WORK/x.safetensors" --out "$WORK/features.safetensors"
@@ -73,6 +74,17 @@ fi
 expect_status 1 "$MDLAB" embed "$CONFIG" --weights "$WORK/backbone.safetensors" \
   --input "$WORK/x.safetensors" --out "$WORK/bad.safetensors"
 expect_text "$WORK/err" "weights $WORK/backbone.safetensors"
+expect_text "$WORK/err" "cannot load state dict strictly"
+# ... a weights file for another depth names the tensors it lacks ...
+expect_status 1 "$MDLAB" embed "$CONFIG" "${STD[@]}" --set backbone.depth=34 \
+  --weights "$WORK/backbone.safetensors" --input "$WORK/x.safetensors" --out "$WORK/bad.safetensors"
+expect_text "$WORK/err" "missing from the file"
+expect_text "$WORK/err" "layer1.2.conv1.weight"
+# ... and an input with the wrong channel count names both shapes.
+expect_status 1 "$MDLAB" embed "$CONFIG" --set backbone.in_channels=3 --set backbone.width=64 \
+  --set backbone.cifar_stem=false --weights "$WORK/backbone.safetensors" \
+  --input "$WORK/x1.safetensors" --out "$WORK/bad.safetensors"
+expect_text "$WORK/err" "expected images [N, 3, H, W], got [2, 1, 28, 28]"
 expect_status 2 "$MDLAB" embed "$CONFIG" --weights "$WORK/backbone.safetensors" --out "$WORK/o.safetensors"
 expect_text "$WORK/err" "give exactly one of --input FILE and --data"
 echo "export and embed ok"
