@@ -45,6 +45,11 @@ ExperimentSchema experiment_schema() {
   train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)").at_least(0);
   train.add_bool("validate", true, "Evaluate the method's loss terms on the test split each epoch");
   train.add_float("flush_seconds", 5.0, "Seconds between run-log flushes").range(0.01, 3600);
+  train.add_int("checkpoint_every_epochs", 1, "Checkpoint at the end of every N-th epoch")
+      .range(1, 100000);
+  train.add_int("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: off)")
+      .at_least(0);
+  train.add_int("keep_last", 2, "Number of newest checkpoints kept").range(1, 1000);
   schema.core.push_back({"train", train, false, "The training loop"});
 
   schema.plugins.push_back({"backbone", MDLAB_PLUGIN_BACKBONE, false, true,

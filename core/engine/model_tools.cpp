@@ -4,6 +4,7 @@
 #include "image_set.h"
 #include "progress.h"
 #include "run_context.h"
+#include "trainer.h"
 
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>
@@ -20,7 +21,7 @@ namespace mdlab {
 size_t export_backbone(const fs::path& run_dir, const fs::path& out,
                        const PluginRegistry& registry) {
   const fs::path config = run_dir / "config.toml";
-  const fs::path weights = run_dir / "checkpoints" / "last" / "model.safetensors";
+  const fs::path weights = latest_checkpoint(run_dir / "checkpoints") / "model.safetensors";
   MDLAB_CHECK(fs::exists(config), "{} is not a run directory (no config.toml)",
               run_dir.string());
   MDLAB_CHECK(fs::exists(weights), "run {} has no checkpoint ({} is missing)", run_dir.string(),

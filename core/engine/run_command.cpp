@@ -134,7 +134,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
                             train_set.num_classes));
 
     Trainer trainer(*method, train_set, test_set, train_settings_from(train), context, run_log);
-    TrainOutcome outcome = trainer.run(*run_dir / "checkpoints" / "last");
+    TrainOutcome outcome = trainer.run(*run_dir / "checkpoints");
 
     if (!outcome.validation.empty()) {
       Table table{"final", {"test"}, {}, {{}}};

@@ -3,6 +3,7 @@
 #include "run_context.h"
 #include "run_log.h"
 #include "signals.h"
+#include "atomic_file.h"
 
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>
@@ -14,7 +15,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
+#include <mutex>
 #include <fstream>
+#include <ATen/CPUGeneratorImpl.h>
+#include <toml++/toml.h>
 
 namespace fs = std::filesystem;
 
@@ -33,7 +38,18 @@ TrainSettings train_settings_from(const Options& o) {
   s.log_every = o.get_int("log_every");
   s.max_steps = o.get_int("max_steps");
   s.validate = o.get_bool("validate");
+  s.checkpoint_every_epochs = o.get_int("checkpoint_every_epochs");
+  s.checkpoint_every_steps = o.get_int("checkpoint_every_steps");
+  s.keep_last = o.get_int("keep_last");
   return s;
+}
+
+fs::path latest_checkpoint(const fs::path& checkpoints) {
+  std::ifstream in(checkpoints / "latest");
+  std::string name;
+  if (!(in >> name)) return {};
+  fs::path dir = checkpoints / name;
+  return fs::exists(dir / "state.toml") ? dir : fs::path();
 }
 
 double warmup_cosine(int64_t step, int64_t total, int64_t warmup, double base, double floor) {
@@ -84,42 +100,86 @@ void set_lr(torch::optim::Optimizer& opt, const std::vector<ParamGroup>& groups,
   for (size_t i = 0; i < pgs.size(); ++i) pgs[i].options().set_lr(lr * groups[i].lr_scale);
 }
 
-// Epoch-boundary checkpoint: written into a fresh directory, then renamed over the previous
-// one, so a crash at any moment leaves either the old or the new checkpoint whole.
-void save_checkpoint(const fs::path& dir, Method& method, torch::optim::Optimizer& opt,
-                     int64_t next_epoch, int64_t step) {
-  fs::path tmp = dir.parent_path() / (dir.filename().string() + ".tmp");
-  fs::path old = dir.parent_path() / (dir.filename().string() + ".old");
+// Where a run stands; what a checkpoint restores besides weights and optimizer state.
+struct Position {
+  int64_t epoch = 0;           // epoch in progress
+  int64_t batch = 0;           // next batch of that epoch
+  int64_t step = 0;            // global steps done
+  bool validated = false;      // the epoch's validation pass is done
+  int64_t window = 0;          // steps in the partial metric window
+  std::vector<std::pair<std::string, torch::Tensor>> sums;  // its partial sums
+};
+
+std::string checkpoint_name(int64_t step) { return fmt::format("step-{:09d}", step); }
+
+// Writes a checkpoint into a temporary folder, renames it into place, then points
+// `latest` at it (atomically): a crash or a full disk at any moment leaves the previous
+// checkpoint usable.
+void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimizer& opt,
+                     const Position& pos, int64_t keep_last) {
+  fs::create_directories(root);
+  const std::string name = checkpoint_name(pos.step);
+  const fs::path dir = root / name;
+  const fs::path tmp = root / (name + ".tmp");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   // Weights as safetensors with the reference names (backbone.*, the method's heads), so a
   // checkpoint opens in PyTorch as it is.
   write_safetensors(tmp / "model.safetensors", state_dict(method));
   torch::save(opt, (tmp / "optimizer.pt").string());
-  {
-    std::ofstream state(tmp / "state.toml");
-    state << "next_epoch = " << next_epoch << "\nstep = " << step << "\n";
-    state.flush();
-    MDLAB_CHECK(state.good(), "cannot write checkpoint state in {}", tmp.string());
-  }
-  fs::remove_all(old);
-  if (fs::exists(dir)) fs::rename(dir, old);
+  std::vector<std::pair<std::string, torch::Tensor>> state{
+      {"torch_cpu_rng", [] {
+         at::Generator generator = at::detail::getDefaultCPUGenerator();
+         std::lock_guard<std::mutex> lock(generator.mutex());
+         return generator.get_state();
+       }()}};
+  for (const auto& [metric, sum] : pos.sums) state.emplace_back("window/" + metric, sum.cpu());
+  write_safetensors(tmp / "state.safetensors", state);
+  write_file_atomic(tmp / "state.toml",
+                    fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
+                                "window = {}\nwindow_metrics = [{}]\n",
+                                pos.epoch, pos.batch, pos.step, pos.validated, pos.window,
+                                [&] {
+                                  std::string names;
+                                  for (const auto& [m, _] : pos.sums)
+                                    names += (names.empty() ? "\"" : ", \"") + m + "\"";
+                                  return names;
+                                }()));
+  fs::remove_all(dir);
   fs::rename(tmp, dir);
-  fs::remove_all(old);
+  write_file_atomic(root / "latest", name + "\n");
+  // Keep the newest `keep_last` checkpoints.
+  std::vector<fs::path> all;
+  for (const auto& entry : fs::directory_iterator(root))
+    if (entry.is_directory() && entry.path().filename().string().starts_with("step-") &&
+        entry.path().extension() != ".tmp")
+      all.push_back(entry.path());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + static_cast<size_t>(keep_last) < all.size(); ++i) fs::remove_all(all[i]);
 }
 
-bool load_checkpoint(const fs::path& dir, Method& method, torch::optim::Optimizer& opt,
-                     int64_t& next_epoch, int64_t& step) {
-  if (!fs::exists(dir / "state.toml")) return false;
+bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimizer& opt,
+                     Position& pos, torch::Device device) {
+  const fs::path dir = latest_checkpoint(root);
+  if (dir.empty()) return false;
   load_state_dict(method, read_safetensors(dir / "model.safetensors").tensors, LoadOptions{});
   torch::load(opt, (dir / "optimizer.pt").string());
-  std::ifstream state(dir / "state.toml");
-  std::string key, eq;
-  while (state >> key >> eq) {
-    int64_t v;
-    state >> v;
-    if (key == "next_epoch") next_epoch = v;
-    if (key == "step") step = v;
+  auto toml = toml::parse_file((dir / "state.toml").string());
+  pos.epoch = toml["epoch"].value_or(int64_t{0});
+  pos.batch = toml["batch"].value_or(int64_t{0});
+  pos.step = toml["step"].value_or(int64_t{0});
+  pos.validated = toml["validated"].value_or(false);
+  pos.window = toml["window"].value_or(int64_t{0});
+  auto state = read_safetensors(dir / "state.safetensors");
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state.at("torch_cpu_rng").clone());
+  pos.sums.clear();
+  if (auto* names = toml["window_metrics"].as_array()) {
+    for (const auto& n : *names) {
+      const std::string metric = n.value_or(std::string());
+      pos.sums.emplace_back(metric, state.at("window/" + metric).clone().to(device));
+    }
   }
   return true;
 }
@@ -142,120 +202,140 @@ Trainer::Trainer(Method& method, const ImageSet& train, const ImageSet& val,
 
 Trainer::~Trainer() = default;
 
-TrainOutcome Trainer::run(const fs::path& checkpoint_dir) {
+TrainOutcome Trainer::run(const fs::path& checkpoints) {
   auto& s = *state_;
   const auto& cfg = s.settings;
   const auto device = s.context.device();
   const int64_t n_views = static_cast<int64_t>(s.method.view_slots().size());
   TrainOutcome outcome;
 
-  int64_t start_epoch = 0, step = 0;
-  if (load_checkpoint(checkpoint_dir, s.method, *s.optimizer, start_epoch, step)) {
-    s.context.log(LogLevel::Info, fmt::format("resuming from {} at epoch {} (step {})",
-                                              checkpoint_dir.string(), start_epoch, step));
-    s.run_log.set_meta("resumed_from_step", std::to_string(step));
+  Position pos;
+  if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device)) {
+    s.context.log(LogLevel::Info,
+                  fmt::format("resuming from {} at epoch {}, batch {} (step {})",
+                              latest_checkpoint(checkpoints).string(), pos.epoch, pos.batch,
+                              pos.step));
+    // What the interrupted process logged after its checkpoint is recomputed identically.
+    s.run_log.truncate_metrics_after(pos.step);
+    s.run_log.set_meta("resumed_from_step", std::to_string(pos.step));
   }
   const int64_t warmup = static_cast<int64_t>(std::llround(cfg.warmup_epochs * s.steps_per_epoch));
+  // The run log is flushed first: every point up to the checkpoint's step is then on disk,
+  // and a resume recomputes exactly the points after it.
+  auto checkpoint = [&] {
+    s.run_log.flush();
+    save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last);
+  };
+  auto stop = [&](TrainOutcome::Status status, std::string reason) {
+    s.context.progress().end();
+    outcome.status = status;
+    outcome.reason = std::move(reason);
+    outcome.steps = pos.step;
+    return outcome;
+  };
 
   s.context.progress().begin("train", s.total_steps);
-  s.context.progress().update(step, "");
-  std::vector<std::pair<std::string, torch::Tensor>> sums;  // loss terms, summed on device
-  int64_t window = 0;
-  double data_seconds = 0, window_seconds = 0;
+  s.context.progress().update(pos.step, "");
+  double data_seconds = 0;
   auto window_start = std::chrono::steady_clock::now();
 
-  for (int64_t epoch = start_epoch; epoch < cfg.epochs && step < s.total_steps; ++epoch) {
+  for (; pos.epoch < cfg.epochs && (pos.step < s.total_steps || !pos.validated); ++pos.epoch) {
     s.method.train();
-    auto order = epoch_order(s.train.size(), s.context.seed(), epoch);
-    for (int64_t i = 0; i < s.steps_per_epoch && step < s.total_steps; ++i) {
+    auto order = epoch_order(s.train.size(), s.context.seed(), pos.epoch);
+    for (; pos.batch < s.steps_per_epoch && pos.step < s.total_steps; ++pos.batch) {
       if (interrupt_requested()) {
-        outcome.status = TrainOutcome::Status::Interrupted;
-        outcome.reason = fmt::format("signal {} at step {}", interrupt_signal(), step);
-        s.context.progress().end();
-        outcome.steps = step;
-        return outcome;
+        checkpoint();
+        return stop(TrainOutcome::Status::Interrupted,
+                    fmt::format("signal {} at step {}", interrupt_signal(), pos.step));
       }
       auto t0 = std::chrono::steady_clock::now();
-      auto idx = order.slice(0, i * cfg.batch_size, (i + 1) * cfg.batch_size);
+      auto idx = order.slice(0, pos.batch * cfg.batch_size, (pos.batch + 1) * cfg.batch_size);
       Batch batch;
       auto images = make_batch(s.train, idx, device);
       // Without the augmentation pipeline (issue 3) every slot sees the same real images.
       batch.views.assign(static_cast<size_t>(n_views), images);
       batch.labels = s.train.labels.index_select(0, idx).to(device);
-      auto t1 = std::chrono::steady_clock::now();
-      data_seconds += std::chrono::duration<double>(t1 - t0).count();
+      data_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-      StepInfo info{step, epoch, s.steps_per_epoch, s.total_steps};
-      const double lr = warmup_cosine(step, s.total_steps, warmup, cfg.lr, cfg.min_lr);
+      StepInfo info{pos.step, pos.epoch, s.steps_per_epoch, s.total_steps};
+      const double lr = warmup_cosine(pos.step, s.total_steps, warmup, cfg.lr, cfg.min_lr);
       set_lr(*s.optimizer, s.groups, lr);
       s.optimizer->zero_grad();
       LossOutput out = s.method.compute_loss(batch, info);
       if (!std::isfinite(out.loss.item<double>())) {
-        outcome.status = TrainOutcome::Status::Failed;
         std::string terms;
         for (auto& [name, value] : out.terms)
           terms += fmt::format(" {}={}", name, value.item<double>());
-        outcome.reason = fmt::format("non-finite loss {} at step {} (epoch {}); terms:{}; last "
-                                     "checkpoint: {}",
-                                     out.loss.item<double>(), step, epoch,
-                                     terms.empty() ? " none" : terms,
-                                     fs::exists(checkpoint_dir) ? checkpoint_dir.string()
-                                                                : "none");
-        s.context.progress().end();
-        outcome.steps = step;
-        return outcome;
+        const fs::path last = latest_checkpoint(checkpoints);
+        return stop(TrainOutcome::Status::Failed,
+                    fmt::format("non-finite loss {} at step {} (epoch {}); terms:{}; last "
+                                "checkpoint: {}",
+                                out.loss.item<double>(), pos.step, pos.epoch,
+                                terms.empty() ? " none" : terms,
+                                last.empty() ? "none" : last.string()));
       }
       out.loss.backward();
       s.optimizer->step();
       s.method.after_optimizer_step(info);
-      ++step;
+      ++pos.step;
 
       // Metrics stay on the device and are read every log_every steps: no host sync per step.
-      if (sums.empty()) {
-        sums.emplace_back("loss", out.loss.detach().clone());
-        for (auto& [name, value] : out.terms) sums.emplace_back(name, value.detach().clone());
+      if (pos.sums.empty()) {
+        pos.sums.emplace_back("loss", out.loss.detach().clone());
+        for (auto& [name, value] : out.terms) pos.sums.emplace_back(name, value.detach().clone());
       } else {
-        sums[0].second += out.loss.detach();
-        for (size_t k = 0; k < out.terms.size() && k + 1 < sums.size(); ++k)
-          sums[k + 1].second += out.terms[k].second.detach();
+        pos.sums[0].second += out.loss.detach();
+        for (size_t k = 0; k < out.terms.size() && k + 1 < pos.sums.size(); ++k)
+          pos.sums[k + 1].second += out.terms[k].second.detach();
       }
-      ++window;
-      if (window == cfg.log_every || step == s.total_steps || i + 1 == s.steps_per_epoch) {
+      ++pos.window;
+      // Window boundaries depend only on the step, so a resumed run logs the same points.
+      if (pos.step % cfg.log_every == 0 || pos.step == s.total_steps ||
+          pos.batch + 1 == s.steps_per_epoch) {
         auto now = std::chrono::steady_clock::now();
-        window_seconds = std::chrono::duration<double>(now - window_start).count();
+        const double seconds = std::chrono::duration<double>(now - window_start).count();
         std::string status;
-        for (auto& [name, total] : sums) {
-          double mean = total.item<double>() / window;
-          s.context.metric("train/" + name, step, mean);
+        for (auto& [name, total] : pos.sums) {
+          double mean = total.item<double>() / pos.window;
+          s.context.metric("train/" + name, pos.step, mean);
           if (status.empty()) status = fmt::format("{} {:.4f}", name, mean);
         }
-        s.context.metric("train/lr", step, lr);
-        s.context.metric("train/epoch", step, static_cast<double>(epoch));
-        s.context.metric("train/images_per_second", step,
-                         window * cfg.batch_size / std::max(window_seconds, 1e-9));
-        s.context.metric("train/data_wait_fraction", step,
-                         data_seconds / std::max(window_seconds, 1e-9));
-        s.context.progress().update(step, status);
+        s.context.metric("train/lr", pos.step, lr);
+        s.context.metric("train/epoch", pos.step, static_cast<double>(pos.epoch));
+        s.context.metric("train/images_per_second", pos.step,
+                         pos.window * cfg.batch_size / std::max(seconds, 1e-9));
+        s.context.metric("train/data_wait_fraction", pos.step,
+                         std::min(1.0, data_seconds / std::max(seconds, 1e-9)));
+        s.context.progress().update(pos.step, status);
         s.run_log.maybe_flush();
-        sums.clear();
-        window = 0;
+        pos.sums.clear();
+        pos.window = 0;
         data_seconds = 0;
         window_start = now;
       }
+      // A step checkpoint on an epoch's last batch is left to the epoch-end one, which also
+      // covers the validation pass (two checkpoints of one step would disagree on it).
+      const bool epoch_end = pos.batch + 1 == s.steps_per_epoch || pos.step == s.total_steps;
+      if (cfg.checkpoint_every_steps > 0 && pos.step % cfg.checkpoint_every_steps == 0 &&
+          !epoch_end) {
+        pos.batch += 1;  // the position after this step
+        checkpoint();
+        pos.batch -= 1;
+      }
     }
 
-    if (cfg.validate && s.val.size() > 0) {
+    if (!pos.validated && cfg.validate && s.val.size() > 0) {
       torch::NoGradGuard no_grad;
       s.method.eval();
       std::vector<std::pair<std::string, double>> means;
-      int64_t batches = 0;
       for (int64_t b = 0; b * cfg.batch_size < s.val.size(); ++b) {
         auto idx = torch::arange(b * cfg.batch_size,
                                  std::min(s.val.size(), (b + 1) * cfg.batch_size), torch::kLong);
         Batch batch;
         batch.views.assign(static_cast<size_t>(n_views), make_batch(s.val, idx, device));
         batch.labels = s.val.labels.index_select(0, idx).to(device);
-        StepInfo info{step, epoch, s.steps_per_epoch, s.total_steps};
+        StepInfo info{pos.step, pos.epoch, s.steps_per_epoch, s.total_steps};
         auto out = s.method.compute_loss(batch, info);
         const double w = static_cast<double>(idx.size(0));
         if (means.empty()) {
@@ -265,21 +345,27 @@ TrainOutcome Trainer::run(const fs::path& checkpoint_dir) {
         means[0].second += out.loss.item<double>() * w;
         for (size_t k = 0; k < out.terms.size(); ++k)
           means[k + 1].second += out.terms[k].second.item<double>() * w;
-        ++batches;
       }
       for (auto& [name, total] : means) {
         total /= static_cast<double>(s.val.size());
-        s.context.metric("val/" + name, step, total);
+        s.context.metric("val/" + name, pos.step, total);
       }
       outcome.validation = means;
       s.method.train();
     }
-    save_checkpoint(checkpoint_dir, s.method, *s.optimizer, epoch + 1, step);
+    pos.validated = true;
+    const bool last_epoch = pos.epoch + 1 >= cfg.epochs || pos.step >= s.total_steps;
+    if ((pos.epoch + 1) % cfg.checkpoint_every_epochs == 0 || last_epoch) checkpoint();
     s.run_log.flush();
+    // The next epoch starts at its first batch, not yet validated.
+    pos.batch = 0;
+    pos.validated = false;
+    if (last_epoch) {
+      ++pos.epoch;
+      break;
+    }
   }
-  s.context.progress().end();
-  outcome.steps = step;
-  return outcome;
+  return stop(TrainOutcome::Status::Completed, "");
 }
 
 }  // namespace mdlab

@@ -403,6 +403,51 @@ void RunLog::write_artifact(std::string_view name, const std::vector<int64_t>& s
   d.write_array(name, shape, data, H5T_STD_U8LE, H5T_NATIVE_UINT8);
 }
 
+namespace {
+
+// Collects the paths (relative to the file root) of every dataset below /metrics.
+herr_t collect_datasets(hid_t, const char* name, const H5O_info_t* info, void* out) {
+  if (info->type == H5O_TYPE_DATASET)
+    static_cast<std::vector<std::string>*>(out)->push_back(std::string("metrics/") + name);
+  return 0;
+}
+
+}  // namespace
+
+void RunLog::truncate_metrics_after(int64_t step) {
+  Impl& d = impl();
+  for (auto& [name, s] : d.metrics)
+    std::erase_if(s.pending, [step](const MetricPoint& p) { return p.step > step; });
+  if (!h5_exists(d.file.get(), "metrics", d.path)) return;
+  std::vector<std::string> datasets;
+  {
+    H5Quiet quiet;
+    H5Handle group = h5_id(H5Gopen2(d.file.get(), "metrics", H5P_DEFAULT), H5Gclose, d.path,
+                           "open /metrics");
+    h5_ok(H5Ovisit(group.get(), H5_INDEX_NAME, H5_ITER_NATIVE, collect_datasets, &datasets),
+          d.path, "list the metrics");
+  }
+  for (const auto& rel : datasets) {
+    const std::string what = fmt::format("truncate /{}", rel);
+    H5Handle dataset =
+        h5_id(H5Dopen2(d.file.get(), rel.c_str(), H5P_DEFAULT), H5Dclose, d.path, what);
+    const auto shape = dataset_shape(dataset.get(), d.path, "/" + rel);
+    std::vector<MetricPoint> points(shape.empty() ? 0 : shape[0]);
+    if (!points.empty())
+      h5_ok(H5Dread(dataset.get(), d.metric_mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                    points.data()),
+            d.path, what);
+    hsize_t keep = 0;
+    while (keep < points.size() && points[keep].step <= step) ++keep;
+    if (keep == points.size()) continue;
+    const hsize_t new_size[1] = {keep};
+    h5_ok(H5Dset_extent(dataset.get(), new_size), d.path, what);
+    const std::string name = rel.substr(std::string("metrics/").size());
+    if (auto it = d.metrics.find(name); it != d.metrics.end()) it->second.stored = keep;
+  }
+  d.flush();
+}
+
 void RunLog::flush() {
   H5Quiet quiet;
   impl().flush();

@@ -86,6 +86,9 @@ class RunLog {
   /// Writes a uint8 array of `shape` (row-major) to /artifacts/<name>, replacing; flushes.
   void write_artifact(std::string_view name, const std::vector<int64_t>& shape,
                       const uint8_t* data);
+  /// Drops every metric point with a step greater than `step`, stored or buffered (a run
+  /// resumed from a checkpoint at `step` then logs exactly what an uninterrupted run would).
+  void truncate_metrics_after(int64_t step);
   /// Writes the buffered metric points and makes the file on disk complete and consistent.
   void flush();
   /// flush() when the flush interval has passed since the last flush; cheap otherwise.

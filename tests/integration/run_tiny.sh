@@ -6,7 +6,7 @@ expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$RUN
 test -f "$RUN/config.toml" || fail "no config.toml"
 test -f "$RUN/run.h5" || fail "no run.h5"
 test -f "$RUN/log.txt" || fail "no log.txt"
-test -f "$RUN/checkpoints/last/state.toml" || fail "no checkpoint"
+test -f "$RUN/checkpoints/latest" && test -f "$RUN/checkpoints/$(cat "$RUN/checkpoints/latest")/model.safetensors" || fail "no checkpoint"
 expect_text "$RUN/config.toml" "max_steps = 12"
 # Not a TTY: plain progress lines.
 expect_text "$WORK/err" "train: started (12 steps)"
