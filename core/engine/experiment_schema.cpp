@@ -34,13 +34,21 @@ ExperimentSchema experiment_schema() {
   OptionsSchema train;
   train.add_int("epochs", 1, "Passes over the training set").range(1, 100000);
   train.add_int("batch_size", 256, "Samples per step").range(1, 1 << 20);
-  train.add_string("optimizer", "sgd", "Optimizer").one_of({"sgd", "adamw"});
-  train.add_float("lr", 0.1, "Peak learning rate").range(0, 100);
+  train.add_string("optimizer", "sgd", "Optimizer").one_of({"sgd", "adamw", "lars"});
+  train.add_float("lr", 0.1, "Peak learning rate (before scale_lr_by_batch)").range(0, 100);
+  train.add_bool("scale_lr_by_batch", false, "Use lr * batch_size / 256 as the peak rate");
   train.add_float("min_lr", 0.0, "Floor of the cosine decay").range(0, 100);
   train.add_float("warmup_epochs", 0.0, "Linear warm-up length in epochs").range(0, 100000);
   train.add_float("momentum", 0.9, "SGD momentum").range(0, 1);
   train.add_float("weight_decay", 1e-4, "Weight decay (not on biases and norm parameters)")
       .range(0, 10);
+  train.add_optional("weight_decay_end", OptionType::Float,
+                     "Weight decay at the last step, reached by a cosine (DINO: 0.04 -> 0.4); "
+                     "constant when absent")
+      .range(0, 10);
+  train.add_float("lars_eta", 0.02, "LARS trust coefficient").range(0, 10);
+  train.add_bool("lars_clip_lr", false, "LARS: clip the trust ratio by the learning rate");
+  train.add_float("grad_clip", 0.0, "Clip the global gradient norm to this (0: off)").at_least(0);
   train.add_int("log_every", 50, "Steps between metric records").range(1, 1000000);
   train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)").at_least(0);
   train.add_bool("validate", true, "Evaluate the method's loss terms on the test split each epoch");

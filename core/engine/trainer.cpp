@@ -4,6 +4,8 @@
 #include "run_log.h"
 #include "signals.h"
 #include "atomic_file.h"
+#include "lars.h"
+#include "schedules.h"
 
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>
@@ -30,11 +32,15 @@ TrainSettings train_settings_from(const Options& o) {
   s.epochs = o.get_int("epochs");
   s.batch_size = o.get_int("batch_size");
   s.optimizer = o.get_string("optimizer");
-  s.lr = o.get_float("lr");
+  s.lr = scaled_lr(o.get_float("lr"), s.batch_size, o.get_bool("scale_lr_by_batch"));
   s.min_lr = o.get_float("min_lr");
   s.warmup_epochs = o.get_float("warmup_epochs");
   s.momentum = o.get_float("momentum");
   s.weight_decay = o.get_float("weight_decay");
+  s.weight_decay_end = o.has("weight_decay_end") ? o.get_float("weight_decay_end") : -1.0;
+  s.lars_eta = o.get_float("lars_eta");
+  s.lars_clip_lr = o.get_bool("lars_clip_lr");
+  s.grad_clip = o.get_float("grad_clip");
   s.log_every = o.get_int("log_every");
   s.max_steps = o.get_int("max_steps");
   s.validate = o.get_bool("validate");
@@ -85,6 +91,19 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSettings& s,
     }
     return std::make_unique<torch::optim::SGD>(pg, torch::optim::SGDOptions(s.lr));
   }
+  if (s.optimizer == "lars") {
+    std::vector<torch::optim::OptimizerParamGroup> pg;
+    for (const auto& g : groups) {
+      auto opts = std::make_unique<LarsOptions>(s.lr);
+      opts->momentum(s.momentum)
+          .weight_decay(g.weight_decay ? s.weight_decay : 0.0)
+          .eta(s.lars_eta)
+          .clip_lr(s.lars_clip_lr)
+          .adapt(g.lars_adaptation);
+      pg.emplace_back(g.params, std::move(opts));
+    }
+    return std::make_unique<Lars>(pg, LarsOptions(s.lr));
+  }
   MDLAB_CHECK(s.optimizer == "adamw", "unknown optimizer '{}'", s.optimizer);
   std::vector<torch::optim::OptimizerParamGroup> pg;
   for (const auto& g : groups) {
@@ -95,9 +114,19 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSettings& s,
   return std::make_unique<torch::optim::AdamW>(pg, torch::optim::AdamWOptions(s.lr));
 }
 
-void set_lr(torch::optim::Optimizer& opt, const std::vector<ParamGroup>& groups, double lr) {
+// Scheduled values go into every group: the learning rate (times the group's scale) and the
+// weight decay of the groups that decay.
+void set_schedule(torch::optim::Optimizer& opt, const std::vector<ParamGroup>& groups, double lr,
+                  double wd) {
   auto& pgs = opt.param_groups();
-  for (size_t i = 0; i < pgs.size(); ++i) pgs[i].options().set_lr(lr * groups[i].lr_scale);
+  for (size_t i = 0; i < pgs.size(); ++i) {
+    auto& o = pgs[i].options();
+    o.set_lr(lr * groups[i].lr_scale);
+    const double decay = groups[i].weight_decay ? wd : 0.0;
+    if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&o)) sgd->weight_decay(decay);
+    if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&o)) adamw->weight_decay(decay);
+    if (auto* lars = dynamic_cast<LarsOptions*>(&o)) lars->weight_decay(decay);
+  }
 }
 
 // Where a run stands; what a checkpoint restores besides weights and optimizer state.
@@ -260,7 +289,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
 
       StepInfo info{pos.step, pos.epoch, s.steps_per_epoch, s.total_steps};
       const double lr = warmup_cosine(pos.step, s.total_steps, warmup, cfg.lr, cfg.min_lr);
-      set_lr(*s.optimizer, s.groups, lr);
+      const double wd = cfg.weight_decay_end < 0
+                            ? cfg.weight_decay
+                            : cosine_schedule(pos.step, s.total_steps, cfg.weight_decay,
+                                              cfg.weight_decay_end);
+      set_schedule(*s.optimizer, s.groups, lr, wd);
       s.optimizer->zero_grad();
       LossOutput out = s.method.compute_loss(batch, info);
       if (!std::isfinite(out.loss.item<double>())) {
@@ -276,6 +309,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
                                 last.empty() ? "none" : last.string()));
       }
       out.loss.backward();
+      if (cfg.grad_clip > 0) {
+        std::vector<torch::Tensor> params;
+        for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
+        torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip);
+      }
       s.optimizer->step();
       s.method.after_optimizer_step(info);
       ++pos.step;
@@ -302,6 +340,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           if (status.empty()) status = fmt::format("{} {:.4f}", name, mean);
         }
         s.context.metric("train/lr", pos.step, lr);
+        s.context.metric("train/wd", pos.step, wd);
         s.context.metric("train/epoch", pos.step, static_cast<double>(pos.epoch));
         s.context.metric("train/images_per_second", pos.step,
                          pos.window * cfg.batch_size / std::max(seconds, 1e-9));

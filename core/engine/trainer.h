@@ -34,12 +34,16 @@ class RunLog;
 struct TrainSettings {
   int64_t epochs = 1;            ///< passes over the training set
   int64_t batch_size = 256;      ///< samples per step (the last partial batch is dropped)
-  std::string optimizer = "sgd"; ///< "sgd" or "adamw"
+  std::string optimizer = "sgd"; ///< "sgd", "adamw" or "lars"
   double lr = 0.1;               ///< peak learning rate
   double min_lr = 0.0;           ///< floor of the cosine decay
   double warmup_epochs = 0.0;    ///< linear warm-up length, in epochs
   double momentum = 0.9;         ///< SGD momentum
-  double weight_decay = 1e-4;    ///< decoupled for AdamW, L2 for SGD; 0 on no-decay groups
+  double weight_decay = 1e-4;    ///< decoupled for AdamW, L2 for SGD/LARS; 0 on no-decay groups
+  double weight_decay_end = -1;  ///< cosine target of the weight decay (< 0: constant)
+  double lars_eta = 0.02;        ///< LARS trust coefficient
+  bool lars_clip_lr = false;     ///< LARS trust ratio clipped by the learning rate
+  double grad_clip = 0;          ///< global gradient-norm clip (0: off)
   int64_t log_every = 50;        ///< steps between metric reads
   int64_t max_steps = 0;         ///< stop after this many steps in total (0: no limit)
   bool validate = true;          ///< run the method's loss on the test split each epoch

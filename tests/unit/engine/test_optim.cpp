@@ -1,0 +1,117 @@
+// Optimizers against hand-computed updates, and schedules at key steps.
+#include "fixtures.h"
+#include "lars.h"
+#include "schedules.h"
+
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace {
+
+torch::optim::OptimizerParamGroup group(torch::Tensor p, std::unique_ptr<mdlab::LarsOptions> o) {
+  return torch::optim::OptimizerParamGroup({p}, std::move(o));
+}
+
+}  // namespace
+
+TEST_CASE("LARS follows its formula on a tiny tensor") {
+  // p = [3, 4] (norm 5), g = [0.6, 0.8] (norm 1), lr 0.5, wd 0.1, eta 0.02, momentum 0.9.
+  auto p = torch::tensor({3.0, 4.0}, torch::kDouble).requires_grad_();
+  auto opts = std::make_unique<mdlab::LarsOptions>(0.5);
+  opts->momentum(0.9).weight_decay(0.1).eta(0.02).eps(0.0);
+  mdlab::Lars lars({group(p, std::move(opts))}, mdlab::LarsOptions(0.5));
+  p.mutable_grad() = torch::tensor({0.6, 0.8}, torch::kDouble);
+  lars.step();
+  // trust = 0.02 * 5 / (1 + 0.1 * 5) = 1/15; d = trust * (g + 0.1 p) = [0.9, 1.2] / 15
+  const double trust = 0.02 * 5.0 / (1.0 + 0.5);
+  const double d0 = trust * (0.6 + 0.3), d1 = trust * (0.8 + 0.4);
+  CHECK(p[0].item<double>() == Approx(3.0 - 0.5 * d0).epsilon(1e-12));
+  CHECK(p[1].item<double>() == Approx(4.0 - 0.5 * d1).epsilon(1e-12));
+  // Second step: buf = 0.9 * d_prev + d_new.
+  const double p0 = p[0].item<double>(), p1 = p[1].item<double>();
+  p.mutable_grad() = torch::tensor({0.6, 0.8}, torch::kDouble);
+  lars.step();
+  const double pn = std::sqrt(p0 * p0 + p1 * p1);
+  const double t2 = 0.02 * pn / (1.0 + 0.1 * pn);
+  const double e0 = t2 * (0.6 + 0.1 * p0), e1 = t2 * (0.8 + 0.1 * p1);
+  CHECK(p[0].item<double>() == Approx(p0 - 0.5 * (0.9 * d0 + e0)).epsilon(1e-12));
+  CHECK(p[1].item<double>() == Approx(p1 - 0.5 * (0.9 * d1 + e1)).epsilon(1e-12));
+}
+
+TEST_CASE("LARS leaves excluded tensors to plain momentum SGD without weight decay") {
+  auto p = torch::tensor({1.0, -2.0}, torch::kDouble).requires_grad_();
+  auto opts = std::make_unique<mdlab::LarsOptions>(0.1);
+  opts->momentum(0.9).weight_decay(0.5).adapt(false);
+  mdlab::Lars lars({group(p, std::move(opts))}, mdlab::LarsOptions(0.1));
+  p.mutable_grad() = torch::tensor({1.0, 1.0}, torch::kDouble);
+  lars.step();
+  CHECK(p[0].item<double>() == Approx(0.9));
+  CHECK(p[1].item<double>() == Approx(-2.1));
+}
+
+TEST_CASE("LARS clips the trust ratio by the learning rate when asked") {
+  // trust = 0.02 * 5 / 1 = 0.1; clipped: min(0.1 / 0.01, 1) = 1 -> d = g.
+  auto p = torch::tensor({3.0, 4.0}, torch::kDouble).requires_grad_();
+  auto opts = std::make_unique<mdlab::LarsOptions>(0.01);
+  opts->momentum(0).eta(0.02).eps(0).clip_lr(true);
+  mdlab::Lars lars({group(p, std::move(opts))}, mdlab::LarsOptions(0.01));
+  p.mutable_grad() = torch::tensor({0.6, 0.8}, torch::kDouble);
+  lars.step();
+  CHECK(p[0].item<double>() == Approx(3.0 - 0.01 * 0.6));
+  CHECK(p[1].item<double>() == Approx(4.0 - 0.01 * 0.8));
+}
+
+TEST_CASE("LARS state survives torch::save and torch::load") {
+  auto make = [](torch::Tensor p) {
+    auto opts = std::make_unique<mdlab::LarsOptions>(0.5);
+    opts->momentum(0.9).weight_decay(0.1);
+    return std::make_unique<mdlab::Lars>(
+        std::vector<torch::optim::OptimizerParamGroup>{group(p, std::move(opts))},
+        mdlab::LarsOptions(0.5));
+  };
+  auto p = torch::tensor({3.0, 4.0}).requires_grad_();
+  auto a = make(p);
+  p.mutable_grad() = torch::tensor({0.6, 0.8});
+  a->step();
+  auto file = mdlab::test::temp_dir("lars") / "opt.pt";
+  torch::save(*a, file.string());
+  auto q = p.detach().clone().requires_grad_();
+  auto b = make(q);
+  torch::load(*b, file.string());
+  p.mutable_grad() = torch::tensor({0.1, 0.2});
+  q.mutable_grad() = torch::tensor({0.1, 0.2});
+  a->step();
+  b->step();
+  CHECK(torch::equal(p, q));
+}
+
+TEST_CASE("SGD and AdamW take the textbook first step") {
+  auto p = torch::tensor({1.0}, torch::kDouble).requires_grad_();
+  torch::optim::SGD sgd({p}, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(0.01));
+  p.mutable_grad() = torch::tensor({2.0}, torch::kDouble);
+  sgd.step();
+  CHECK(p.item<double>() == Approx(1.0 - 0.1 * (2.0 + 0.01)));
+  auto q = torch::tensor({1.0}, torch::kDouble).requires_grad_();
+  torch::optim::AdamW adamw({q}, torch::optim::AdamWOptions(0.1).weight_decay(0.5));
+  q.mutable_grad() = torch::tensor({2.0}, torch::kDouble);
+  adamw.step();
+  // Decoupled decay then a bias-corrected Adam step of size lr * sign(g) at the first step.
+  CHECK(q.item<double>() == Approx(1.0 * (1 - 0.1 * 0.5) - 0.1).epsilon(1e-6));
+}
+
+TEST_CASE("schedules at their key steps") {
+  CHECK(mdlab::cosine_schedule(0, 100, 0.996, 1.0) == Approx(0.996));
+  CHECK(mdlab::cosine_schedule(50, 100, 0.996, 1.0) == Approx(0.998));
+  CHECK(mdlab::cosine_schedule(100, 100, 0.996, 1.0) == Approx(1.0));
+  CHECK(mdlab::cosine_schedule(25, 100, 0.04, 0.4) ==
+        Approx(0.4 + 0.5 * (0.04 - 0.4) * (1 + std::cos(M_PI / 4))));
+  CHECK(mdlab::linear_then_constant(0, 30, 0.04, 0.07) == Approx(0.04));
+  CHECK(mdlab::linear_then_constant(15, 30, 0.04, 0.07) == Approx(0.055));
+  CHECK(mdlab::linear_then_constant(30, 30, 0.04, 0.07) == Approx(0.07));
+  CHECK(mdlab::linear_then_constant(99, 30, 0.04, 0.07) == Approx(0.07));
+  CHECK(mdlab::scaled_lr(0.0005, 512, true) == Approx(0.001));
+  CHECK(mdlab::scaled_lr(0.3, 512, false) == Approx(0.3));
+}
