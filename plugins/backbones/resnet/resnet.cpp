@@ -59,7 +59,8 @@ BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride)
 }
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
+  // In place after BN, as torchvision (ReLU(inplace=True)): one activation less to keep.
+  auto out = bn1->forward(conv1->forward(x)).relu_();
   out = bn2->forward(conv2->forward(out));
   out += downsample ? downsample->forward(x) : x;
   return torch::relu_(out);
@@ -77,8 +78,8 @@ BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride)
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = torch::relu(bn2->forward(conv2->forward(out)));
+  auto out = bn1->forward(conv1->forward(x)).relu_();
+  out = bn2->forward(conv2->forward(out)).relu_();
   out = bn3->forward(conv3->forward(out));
   out += downsample ? downsample->forward(x) : x;
   return torch::relu_(out);
@@ -187,7 +188,7 @@ torch::Tensor ResNet::forward(const torch::Tensor& images) {
               fmt::join(images.sizes(), ", "));
   // cuDNN's convolutions are fastest in NHWC; the conv outputs then stay channels-last.
   auto x = images.is_cuda() ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
-  x = torch::relu(bn1_->forward(conv1_->forward(x)));
+  x = bn1_->forward(conv1_->forward(x)).relu_();
   if (!config_.cifar_stem) x = torch::max_pool2d(x, 3, 2, 1);
   x = layer1_->forward(x);
   x = layer2_->forward(x);
