@@ -58,6 +58,15 @@ ExperimentSchema experiment_schema() {
   train.add_int("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: off)")
       .at_least(0);
   train.add_int("keep_last", 2, "Number of newest checkpoints kept").range(1, 1000);
+  train.add_int("max_skipped_steps", 0,
+                "Steps with a non-finite loss skipped (no update) before the run fails; 0 fails "
+                "at the first")
+      .at_least(0);
+  train.add_bool("online_probe", true,
+                 "Train a linear probe on detached features of view 0 alongside; report its "
+                 "top-1/top-5 on the test split each epoch");
+  train.add_float("probe_lr", 1e-4, "Learning rate of the online probe (AdamW)").range(0, 10);
+  train.add_float("probe_weight_decay", 0.0, "Weight decay of the online probe").range(0, 10);
   schema.core.push_back({"train", train, false, "The training loop"});
 
   schema.plugins.push_back({"backbone", MDLAB_PLUGIN_BACKBONE, false, true,

@@ -41,6 +41,10 @@ TrainSettings train_settings_from(const Options& o) {
   s.lars_eta = o.get_float("lars_eta");
   s.lars_clip_lr = o.get_bool("lars_clip_lr");
   s.grad_clip = o.get_float("grad_clip");
+  s.online_probe = o.get_bool("online_probe");
+  s.max_skipped_steps = o.get_int("max_skipped_steps");
+  s.probe_lr = o.get_float("probe_lr");
+  s.probe_weight_decay = o.get_float("probe_weight_decay");
   s.log_every = o.get_int("log_every");
   s.max_steps = o.get_int("max_steps");
   s.validate = o.get_bool("validate");
@@ -76,6 +80,11 @@ struct Trainer::State {
   std::vector<ParamGroup> groups;
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
+  // The online linear probe (FFCV-SSL / the paper's code): a linear classifier on detached
+  // encoder features of view 0, trained alongside, measured on the test split each epoch.
+  torch::nn::Linear probe{nullptr};
+  std::unique_ptr<torch::optim::AdamW> probe_optimizer;
+  bool probe_warned = false;
 };
 
 namespace {
@@ -145,7 +154,8 @@ std::string checkpoint_name(int64_t step) { return fmt::format("step-{:09d}", st
 // `latest` at it (atomically): a crash or a full disk at any moment leaves the previous
 // checkpoint usable.
 void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimizer& opt,
-                     const Position& pos, int64_t keep_last) {
+                     const Position& pos, int64_t keep_last, torch::nn::Linear probe,
+                     torch::optim::Optimizer* probe_opt) {
   fs::create_directories(root);
   const std::string name = checkpoint_name(pos.step);
   const fs::path dir = root / name;
@@ -156,6 +166,10 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
   // checkpoint opens in PyTorch as it is.
   write_safetensors(tmp / "model.safetensors", state_dict(method));
   torch::save(opt, (tmp / "optimizer.pt").string());
+  if (probe) {
+    write_safetensors(tmp / "probe.safetensors", state_dict(*probe));
+    torch::save(*probe_opt, (tmp / "probe_optimizer.pt").string());
+  }
   std::vector<std::pair<std::string, torch::Tensor>> state{
       {"torch_cpu_rng", [] {
          at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -188,11 +202,16 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
 }
 
 bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimizer& opt,
-                     Position& pos, torch::Device device) {
+                     Position& pos, torch::Device device, torch::nn::Linear probe,
+                     torch::optim::Optimizer* probe_opt) {
   const fs::path dir = latest_checkpoint(root);
   if (dir.empty()) return false;
   load_state_dict(method, read_safetensors(dir / "model.safetensors").tensors, LoadOptions{});
   torch::load(opt, (dir / "optimizer.pt").string());
+  if (probe && fs::exists(dir / "probe.safetensors")) {
+    load_state_dict(*probe, read_safetensors(dir / "probe.safetensors").tensors, LoadOptions{});
+    torch::load(*probe_opt, (dir / "probe_optimizer.pt").string());
+  }
   auto toml = toml::parse_file((dir / "state.toml").string());
   pos.epoch = toml["epoch"].value_or(int64_t{0});
   pos.batch = toml["batch"].value_or(int64_t{0});
@@ -227,6 +246,23 @@ Trainer::Trainer(Method& method, const ImageSet& train, const ImageSet& val,
   if (s.settings.max_steps > 0) s.total_steps = std::min(s.total_steps, s.settings.max_steps);
   s.groups = method.param_groups();
   s.optimizer = make_optimizer(s.settings, s.groups);
+  if (s.settings.online_probe && train.num_classes > 1) {
+    auto encoder = method.encoder();
+    MDLAB_CHECK(encoder != nullptr, "the method returns no encoder for the online probe");
+    s.probe = torch::nn::Linear(encoder->feature_dim(), train.num_classes);
+    {
+      // Initialised from its own stream: the probe never shifts the method's random numbers.
+      torch::NoGradGuard no_grad;
+      auto gen = context.generator("probe.init");
+      const double bound = 1.0 / std::sqrt(static_cast<double>(encoder->feature_dim()));
+      s.probe->weight.uniform_(-bound, bound, gen);
+      s.probe->bias.uniform_(-bound, bound, gen);
+    }
+    s.probe->to(context.device());
+    s.probe_optimizer = std::make_unique<torch::optim::AdamW>(
+        s.probe->parameters(), torch::optim::AdamWOptions(s.settings.probe_lr)
+                                   .weight_decay(s.settings.probe_weight_decay));
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -239,7 +275,8 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   TrainOutcome outcome;
 
   Position pos;
-  if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device)) {
+  if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device, s.probe,
+                      s.probe_optimizer.get())) {
     s.context.log(LogLevel::Info,
                   fmt::format("resuming from {} at epoch {}, batch {} (step {})",
                               latest_checkpoint(checkpoints).string(), pos.epoch, pos.batch,
@@ -253,7 +290,8 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   // and a resume recomputes exactly the points after it.
   auto checkpoint = [&] {
     s.run_log.flush();
-    save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last);
+    save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last, s.probe,
+                    s.probe_optimizer.get());
   };
   auto stop = [&](TrainOutcome::Status status, std::string reason) {
     s.context.progress().end();
@@ -266,6 +304,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   s.context.progress().begin("train", s.total_steps);
   s.context.progress().update(pos.step, "");
   double data_seconds = 0;
+  int64_t skipped = 0;  // non-finite steps skipped in this process
   auto window_start = std::chrono::steady_clock::now();
 
   for (; pos.epoch < cfg.epochs && (pos.step < s.total_steps || !pos.validated); ++pos.epoch) {
@@ -300,12 +339,26 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         std::string terms;
         for (auto& [name, value] : out.terms)
           terms += fmt::format(" {}={}", name, value.item<double>());
+        const std::string what = fmt::format("non-finite loss {} at step {} (epoch {}); terms:{}",
+                                             out.loss.item<double>(), pos.step, pos.epoch,
+                                             terms.empty() ? " none" : terms);
+        if (skipped < cfg.max_skipped_steps) {
+          // Skip policy: no update from this batch; the step still counts, so schedules and
+          // the data order stay those of the run.
+          ++skipped;
+          s.context.log(LogLevel::Warning, fmt::format("{}; step skipped ({} of at most {})",
+                                                       what, skipped, cfg.max_skipped_steps));
+          s.context.metric("train/skipped_steps", pos.step + 1, static_cast<double>(skipped));
+          s.optimizer->zero_grad();
+          ++pos.step;
+          continue;
+        }
         const fs::path last = latest_checkpoint(checkpoints);
         return stop(TrainOutcome::Status::Failed,
-                    fmt::format("non-finite loss {} at step {} (epoch {}); terms:{}; last "
-                                "checkpoint: {}",
-                                out.loss.item<double>(), pos.step, pos.epoch,
-                                terms.empty() ? " none" : terms,
+                    fmt::format("{}{}; last checkpoint: {}", what,
+                                cfg.max_skipped_steps > 0
+                                    ? fmt::format(" after {} skipped steps", skipped)
+                                    : "",
                                 last.empty() ? "none" : last.string()));
       }
       out.loss.backward();
@@ -316,6 +369,27 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       }
       s.optimizer->step();
       s.method.after_optimizer_step(info);
+      if (s.probe) {
+        if (out.features.defined()) {
+          auto logits = s.probe->forward(out.features.detach());
+          auto probe_loss = torch::nn::functional::cross_entropy(
+              logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+          s.probe_optimizer->zero_grad();
+          probe_loss.backward();
+          s.probe_optimizer->step();
+          torch::NoGradGuard no_grad;
+          auto known = batch.labels.ge(0);
+          auto correct = logits.argmax(1).eq(batch.labels).logical_and(known).sum();
+          out.terms.emplace_back("probe_loss", probe_loss.detach());
+          out.terms.emplace_back("probe_accuracy",
+                                 correct.to(torch::kDouble) / known.sum().clamp_min(1).to(torch::kDouble));
+        } else if (!s.probe_warned) {
+          s.probe_warned = true;
+          s.context.log(LogLevel::Warning,
+                        "online probe skipped: the method does not return its encoder features "
+                        "(LossOutput::features)");
+        }
+      }
       ++pos.step;
 
       // Metrics stay on the device and are read every log_every steps: no host sync per step.
@@ -380,17 +454,34 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         if (means.empty()) {
           means.emplace_back("loss", 0.0);
           for (auto& [name, _] : out.terms) means.emplace_back(name, 0.0);
+          if (s.probe) {
+            means.emplace_back("probe_top1", 0.0);
+            means.emplace_back("probe_top5", 0.0);
+          }
+        }
+        if (s.probe) {
+          auto features = out.features.defined() ? out.features
+                                                 : s.method.encoder()->forward(batch.views[0]);
+          auto logits = s.probe->forward(features);
+          const int64_t k = std::min<int64_t>(5, logits.size(1));
+          auto top = std::get<1>(logits.topk(k, 1));
+          auto hit = top.eq(batch.labels.unsqueeze(1));
+          const size_t n = means.size();
+          means[n - 2].second += hit.select(1, 0).sum().item<double>();
+          means[n - 1].second += hit.any(1).sum().item<double>();
         }
         means[0].second += out.loss.item<double>() * w;
         for (size_t k = 0; k < out.terms.size(); ++k)
           means[k + 1].second += out.terms[k].second.item<double>() * w;
       }
+      if (s.probe) s.probe->eval();
       for (auto& [name, total] : means) {
         total /= static_cast<double>(s.val.size());
         s.context.metric("val/" + name, pos.step, total);
       }
       outcome.validation = means;
       s.method.train();
+      if (s.probe) s.probe->train();
     }
     pos.validated = true;
     const bool last_epoch = pos.epoch + 1 >= cfg.epochs || pos.step >= s.total_steps;

@@ -44,6 +44,10 @@ struct TrainSettings {
   double lars_eta = 0.02;        ///< LARS trust coefficient
   bool lars_clip_lr = false;     ///< LARS trust ratio clipped by the learning rate
   double grad_clip = 0;          ///< global gradient-norm clip (0: off)
+  int64_t max_skipped_steps = 0;  ///< non-finite steps skipped before failing (0: fail at once)
+  bool online_probe = true;      ///< train a linear probe on detached features alongside
+  double probe_lr = 1e-4;        ///< the probe's AdamW learning rate
+  double probe_weight_decay = 0; ///< the probe's AdamW weight decay
   int64_t log_every = 50;        ///< steps between metric reads
   int64_t max_steps = 0;         ///< stop after this many steps in total (0: no limit)
   bool validate = true;          ///< run the method's loss on the test split each epoch

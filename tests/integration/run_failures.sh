@@ -16,6 +16,13 @@ assert "step 5" in attr("status_reason"), attr("status_reason")
 assert len(f["metrics/train/loss"]) >= 2   # records before the failure were kept
 PY
 
+# Skip policy: up to 3 non-finite steps are skipped, the 4th fails the run.
+expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --plugin-path "$GOOD" \
+  --out "$WORK/skip" --set 'method={name="test-nan", nan_at_step=5}' --set train.max_skipped_steps=3
+expect_text "$WORK/err" "non-finite loss nan at step 5 (epoch 0); terms: ce=nan; step skipped (1 of at most 3)"
+expect_text "$WORK/err" "step skipped (3 of at most 3)"
+expect_text "$WORK/err" "run failed: non-finite loss nan at step 8 (epoch 0); terms: ce=nan after 3 skipped steps"
+
 RUN="$WORK/nodata"
 expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$RUN" --set data.root="$WORK/missing"
 expect_text "$WORK/err" "$WORK/missing"

@@ -70,7 +70,9 @@ mdlab::LossOutput Supervised::compute_loss(const mdlab::Batch& batch, const mdla
   MDLAB_CHECK(
       batch.labels.defined() && batch.labels.dim() == 1 && batch.labels.size(0) == images.size(0),
       "supervised: labels must be [N] for {} images", images.size(0));
-  auto out = logits(images);
+  MDLAB_CHECK(backbone_ && head_, "supervised: used before attach()");
+  auto features = backbone_->forward(images);
+  auto out = head_->forward(features);
   auto labels = batch.labels.to(out.device(), torch::kLong);
 
   // One host sync for all three checks: a bad label would otherwise surface as an index
@@ -94,7 +96,7 @@ mdlab::LossOutput Supervised::compute_loss(const mdlab::Batch& batch, const mdla
     auto correct = out.argmax(1).eq(labels).logical_and(known);
     accuracy = correct.sum().to(torch::kFloat) / static_cast<double>(n_known);
   }
-  return {loss, {{"ce", loss.detach()}, {"accuracy", accuracy}}};
+  return {loss, {{"ce", loss.detach()}, {"accuracy", accuracy}}, features.detach()};
 }
 
 }  // namespace mdlab::supervised

@@ -46,6 +46,9 @@ struct MDLAB_SDK_API StepInfo {
 struct MDLAB_SDK_API LossOutput {
   torch::Tensor loss;                                        ///< scalar to minimise
   std::vector<std::pair<std::string, torch::Tensor>> terms;  ///< scalars, detached
+  /// Encoder features [N, D] of view 0 when the method computed them anyway (the online
+  /// probe then reuses them, detached); undefined otherwise (the trainer computes them).
+  torch::Tensor features;
 };
 
 /// Parameters sharing optimiser treatment.
