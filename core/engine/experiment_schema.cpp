@@ -48,7 +48,11 @@ ExperimentSchema experiment_schema() {
       .range(0, 10);
   train.add_float("lars_eta", 0.02, "LARS trust coefficient").range(0, 10);
   train.add_bool("lars_clip_lr", false, "LARS: clip the trust ratio by the learning rate");
-  train.add_float("grad_clip", 0.0, "Clip the global gradient norm to this (0: off)").at_least(0);
+  train.add_float("grad_clip", 0.0, "Clip gradient norms to this (0: off)").at_least(0);
+  train.add_string("grad_clip_mode", "global",
+                   "global: the norm of all gradients together; per_parameter: each tensor's "
+                   "(DINO)")
+      .one_of({"global", "per_parameter"});
   train.add_int("log_every", 50, "Steps between metric records").range(1, 1000000);
   train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)").at_least(0);
   train.add_bool("validate", true, "Evaluate the method's loss terms on the test split each epoch");

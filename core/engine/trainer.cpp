@@ -41,6 +41,7 @@ TrainSettings train_settings_from(const Options& o) {
   s.lars_eta = o.get_float("lars_eta");
   s.lars_clip_lr = o.get_bool("lars_clip_lr");
   s.grad_clip = o.get_float("grad_clip");
+  s.grad_clip_per_parameter = o.get_string("grad_clip_mode") == "per_parameter";
   s.online_probe = o.get_bool("online_probe");
   s.max_skipped_steps = o.get_int("max_skipped_steps");
   s.probe_lr = o.get_float("probe_lr");
@@ -365,7 +366,17 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       if (cfg.grad_clip > 0) {
         std::vector<torch::Tensor> params;
         for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
-        torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip);
+        if (cfg.grad_clip_per_parameter) {
+          // DINO's clip_gradients: each tensor's gradient norm clipped on its own.
+          torch::NoGradGuard no_grad;
+          for (auto& p : params) {
+            if (!p.grad().defined()) continue;
+            auto coef = (cfg.grad_clip / (p.grad().norm() + 1e-6)).clamp_max(1.0);
+            p.mutable_grad().mul_(coef);
+          }
+        } else {
+          torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip);
+        }
       }
       s.optimizer->step();
       s.method.after_optimizer_step(info);

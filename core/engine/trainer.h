@@ -43,7 +43,8 @@ struct TrainSettings {
   double weight_decay_end = -1;  ///< cosine target of the weight decay (< 0: constant)
   double lars_eta = 0.02;        ///< LARS trust coefficient
   bool lars_clip_lr = false;     ///< LARS trust ratio clipped by the learning rate
-  double grad_clip = 0;          ///< global gradient-norm clip (0: off)
+  double grad_clip = 0;          ///< gradient-norm clip (0: off)
+  bool grad_clip_per_parameter = false;  ///< clip each tensor's norm (DINO) instead of the global one
   int64_t max_skipped_steps = 0;  ///< non-finite steps skipped before failing (0: fail at once)
   bool online_probe = true;      ///< train a linear probe on detached features alongside
   double probe_lr = 1e-4;        ///< the probe's AdamW learning rate
