@@ -167,9 +167,16 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
         return kExitFailure;
     }
   } catch (const std::exception& error) {
-    run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
-    run_log.set_status(RunStatus::Failed, error.what());
-    run_log.flush();
+    // Recording the failure may itself fail (a full disk): report that too, but keep the
+    // original error as the one the user sees.
+    try {
+      run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
+      run_log.set_status(RunStatus::Failed, error.what());
+      run_log.flush();
+    } catch (const std::exception& also) {
+      context.log(LogLevel::Error, fmt::format("could not record the failure in the run log: {}",
+                                               also.what()));
+    }
     throw;
   }
   return kExitFailure;

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <algorithm>
 #include <mutex>
+#include <sstream>
 #include <fstream>
 #include <ATen/CPUGeneratorImpl.h>
 #include <toml++/toml.h>
@@ -161,34 +162,51 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
   const std::string name = checkpoint_name(pos.step);
   const fs::path dir = root / name;
   const fs::path tmp = root / (name + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  // Weights as safetensors with the reference names (backbone.*, the method's heads), so a
-  // checkpoint opens in PyTorch as it is.
-  write_safetensors(tmp / "model.safetensors", state_dict(method));
-  torch::save(opt, (tmp / "optimizer.pt").string());
-  if (probe) {
-    write_safetensors(tmp / "probe.safetensors", state_dict(*probe));
-    torch::save(*probe_opt, (tmp / "probe_optimizer.pt").string());
+  try {
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    // Weights as safetensors with the reference names (backbone.*, the method's heads), so a
+    // checkpoint opens in PyTorch as it is.
+    write_safetensors(tmp / "model.safetensors", state_dict(method));
+    // Optimizer state is serialised in memory and written by us: LibTorch's file writer
+    // aborts the process (an exception from a destructor) when the disk fills up.
+    auto write_archive = [&](const torch::optim::Optimizer& o, const fs::path& file) {
+      std::ostringstream bytes;
+      torch::save(o, bytes);
+      write_file_atomic(file, bytes.str());
+    };
+    write_archive(opt, tmp / "optimizer.pt");
+    if (probe) {
+      write_safetensors(tmp / "probe.safetensors", state_dict(*probe));
+      write_archive(*probe_opt, tmp / "probe_optimizer.pt");
+    }
+    std::vector<std::pair<std::string, torch::Tensor>> state{
+        {"torch_cpu_rng", [] {
+           at::Generator generator = at::detail::getDefaultCPUGenerator();
+           std::lock_guard<std::mutex> lock(generator.mutex());
+           return generator.get_state();
+         }()}};
+    for (const auto& [metric, sum] : pos.sums) state.emplace_back("window/" + metric, sum.cpu());
+    write_safetensors(tmp / "state.safetensors", state);
+    write_file_atomic(tmp / "state.toml",
+                      fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
+                                  "window = {}\nwindow_metrics = [{}]\n",
+                                  pos.epoch, pos.batch, pos.step, pos.validated, pos.window,
+                                  [&] {
+                                    std::string names;
+                                    for (const auto& [m, _] : pos.sums)
+                                      names += (names.empty() ? "\"" : ", \"") + m + "\"";
+                                    return names;
+                                  }()));
+  } catch (const std::exception& error) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);  // give the space back; the previous checkpoint stays
+    const fs::path previous = latest_checkpoint(root);
+    MDLAB_THROW("checkpoint at step {} could not be written to {}: {}; the previous checkpoint "
+                "({}) is intact",
+                pos.step, dir.string(), error.what(),
+                previous.empty() ? "none" : previous.string());
   }
-  std::vector<std::pair<std::string, torch::Tensor>> state{
-      {"torch_cpu_rng", [] {
-         at::Generator generator = at::detail::getDefaultCPUGenerator();
-         std::lock_guard<std::mutex> lock(generator.mutex());
-         return generator.get_state();
-       }()}};
-  for (const auto& [metric, sum] : pos.sums) state.emplace_back("window/" + metric, sum.cpu());
-  write_safetensors(tmp / "state.safetensors", state);
-  write_file_atomic(tmp / "state.toml",
-                    fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
-                                "window = {}\nwindow_metrics = [{}]\n",
-                                pos.epoch, pos.batch, pos.step, pos.validated, pos.window,
-                                [&] {
-                                  std::string names;
-                                  for (const auto& [m, _] : pos.sums)
-                                    names += (names.empty() ? "\"" : ", \"") + m + "\"";
-                                  return names;
-                                }()));
   fs::remove_all(dir);
   fs::rename(tmp, dir);
   write_file_atomic(root / "latest", name + "\n");
