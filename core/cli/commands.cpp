@@ -38,19 +38,40 @@ po::options_description plugin_options(std::vector<std::string>& plugin_paths) {
   return d;
 }
 
-// Parses `args` against `visible` (+ hidden positionals); returns false after printing help.
+// A command's required positional argument (EXP.toml, RUN_DIR) as Program_options wants it:
+// a hidden option plus its position.
+struct Positional {
+  po::options_description hidden;
+  po::positional_options_description position;
+};
+
+Positional positional(const char* name, std::string& target) {
+  Positional p;
+  p.hidden.add_options()(name, po::value(&target)->required(), name);
+  p.position.add(name, 1);
+  return p;
+}
+
+// Parses `args` against `visible` and the positional; returns false after printing help.
 bool parse(const std::vector<std::string>& args, const std::string& usage,
-           const po::options_description& visible, const po::options_description& hidden,
-           const po::positional_options_description& positional, po::variables_map& vm) {
+           const po::options_description& visible, const Positional& positional,
+           po::variables_map& vm) {
   po::options_description all;
-  all.add(visible).add(hidden);
+  all.add(visible).add(positional.hidden);
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    po::store(
+        po::command_line_parser(args).options(all).positional(positional.position).run(), vm);
     if (vm.count("help")) {
       std::cout << usage << "\n\n" << visible << "\n";
       return false;
     }
     po::notify(vm);
+  } catch (const po::required_option& e) {
+    const std::string name = e.get_option_name();
+    const bool is_positional = positional.hidden.find_nothrow(name.substr(name.find_first_not_of('-')), false);
+    if (is_positional)
+      throw UsageError(fmt::format("missing argument: {}", name.substr(name.find_first_not_of('-'))));
+    throw UsageError(e.what());
   } catch (const po::error& e) {
     throw UsageError(e.what());
   }
@@ -91,17 +112,14 @@ int command_run(const std::vector<std::string>& args) {
       "continue the run in --out (or the RUN_DIR given instead of EXP.toml) from its last "
       "checkpoint");
   visible.add(plugin_options(plugin_paths));
-  po::options_description hidden;
-  hidden.add_options()("experiment", po::value(&experiment)->required(), "experiment");
-  po::positional_options_description pos;
-  pos.add("experiment", 1);
+  const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
   if (!parse(args,
              "usage: mdlab run EXP.toml [--set key=value]... [--out DIR] [--resume]\n"
              "       mdlab run --resume RUN_DIR\n\n"
              "Trains the experiment and writes config.toml, run.h5, log.txt and checkpoints/ "
              "into the run directory.",
-             visible, hidden, pos, vm))
+             visible, positional_arg, vm))
     return kExitOk;
   request.experiment = experiment;
   if (!out.empty()) request.out = fs::path(out);
@@ -118,16 +136,13 @@ int command_validate(const std::vector<std::string>& args) {
                                                "override a config value (as for run)")(
       "print", po::bool_switch(&print), "print the resolved config (extends merged, --set applied)");
   visible.add(plugin_options(plugin_paths));
-  po::options_description hidden;
-  hidden.add_options()("experiment", po::value(&experiment)->required(), "experiment");
-  po::positional_options_description pos;
-  pos.add("experiment", 1);
+  const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
   if (!parse(args,
              "usage: mdlab validate EXP.toml [--set key=value]... [--print]\n\n"
              "Checks the experiment file against core's and the plugins' schemas; reports "
              "every problem as file:line:col and exits 2, or exits 0.",
-             visible, hidden, pos, vm))
+             visible, positional_arg, vm))
     return kExitOk;
   auto registry = load_plugins(plugin_paths, true);
   Experiment exp = load_experiment_checked(experiment, sets, registry);
@@ -148,7 +163,7 @@ int command_plugins(const std::vector<std::string>& args) {
              "usage: mdlab plugins [--describe NAME] [--plugin-path DIR]...\n\n"
              "Lists the plugins found (built-in directory, MDLAB_PLUGIN_PATH, --plugin-path) "
              "and the files refused, with the reason.",
-             visible, {}, {}, vm))
+             visible, Positional{}, vm))
     return kExitOk;
   auto registry = load_plugins(plugin_paths, true);
   if (!describe.empty()) {
@@ -188,15 +203,12 @@ int command_show(const std::vector<std::string>& args) {
   std::string run_dir;
   po::options_description visible("options");
   visible.add_options()("help,h", "this text");
-  po::options_description hidden;
-  hidden.add_options()("run", po::value(&run_dir)->required(), "run directory");
-  po::positional_options_description pos;
-  pos.add("run", 1);
+  const auto positional_arg = positional("run", run_dir);
   po::variables_map vm;
   if (!parse(args,
              "usage: mdlab show RUN_DIR|RUN_LOG.h5\n\n"
              "Prints a run's status, config summary, final metrics and evaluation tables.",
-             visible, hidden, pos, vm))
+             visible, positional_arg, vm))
     return kExitOk;
   fs::path file = fs::is_directory(run_dir) ? fs::path(run_dir) / "run.h5" : fs::path(run_dir);
   std::fputs(render_run_summary(read_run_log(file)).c_str(), stdout);
@@ -210,17 +222,14 @@ int command_export_backbone(const std::vector<std::string>& args) {
   visible.add_options()("help,h", "this text")(
       "out", po::value(&out)->required(), "output safetensors file");
   visible.add(plugin_options(plugin_paths));
-  po::options_description hidden;
-  hidden.add_options()("run", po::value(&run_dir)->required(), "run directory");
-  po::positional_options_description pos;
-  pos.add("run", 1);
+  const auto positional_arg = positional("run", run_dir);
   po::variables_map vm;
   if (!parse(args,
              "usage: mdlab export-backbone RUN_DIR --out FILE.safetensors\n\n"
              "Writes the encoder of the run's last checkpoint with the reference key names "
              "(torchvision for ResNets, DINO for ViTs), loadable from PyTorch with "
              "safetensors.torch.load_file + model.load_state_dict.",
-             visible, hidden, pos, vm))
+             visible, positional_arg, vm))
     return kExitOk;
   auto registry = load_plugins(plugin_paths, true);
   const size_t n = export_backbone(run_dir, out, registry);
@@ -245,10 +254,7 @@ int command_embed(const std::vector<std::string>& args) {
       "batch", po::value(&request.batch_size)->default_value(256), "images per forward pass")(
       "set", po::value(&request.sets)->composing(), "override a config value (as for run)");
   visible.add(plugin_options(plugin_paths));
-  po::options_description hidden;
-  hidden.add_options()("experiment", po::value(&experiment)->required(), "experiment");
-  po::positional_options_description pos;
-  pos.add("experiment", 1);
+  const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
   if (!parse(args,
              "usage: mdlab embed EXP.toml --weights W.safetensors (--input X.safetensors | "
@@ -256,7 +262,7 @@ int command_embed(const std::vector<std::string>& args) {
              "Runs the experiment's [backbone] with the given weights in eval mode and writes "
              "`features` [N, D] (plus `labels` and `keys` from a dataset, `attention` with "
              "--attention).",
-             visible, hidden, pos, vm))
+             visible, positional_arg, vm))
     return kExitOk;
   if (data == !input.empty()) throw UsageError("give exactly one of --input FILE and --data");
   if (request.batch_size < 1) throw UsageError("--batch must be at least 1");
@@ -283,7 +289,7 @@ int command_config_reference(const std::vector<std::string>& args) {
   if (!parse(args,
              "usage: mdlab config-reference [--out FILE | --check FILE]\n\n"
              "Generates the experiment-file reference from core's and the plugins' schemas.",
-             visible, {}, {}, vm))
+             visible, Positional{}, vm))
     return kExitOk;
   auto registry = load_plugins(plugin_paths, true);
   RegistryCatalog catalog(registry);
