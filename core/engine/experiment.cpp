@@ -5,6 +5,8 @@
 #include "experiment_schema.h"
 #include "host_checks.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <tuple>
 
@@ -50,6 +52,20 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
       issues.push_back({where.path ? *where.path : file.string(),
                         static_cast<int64_t>(where.begin.line),
                         static_cast<int64_t>(where.begin.column), "experiment.device", why});
+    }
+  }
+  // fp16 autocast and loss scaling exist for CUDA only in LibTorch 1.13.
+  const toml::node* precision = exp.table.at_path("train.precision").node();
+  if (precision && precision->value_or(std::string()) == "fp16") {
+    const std::string device = node && node->is_string() ? node->value_or(std::string()) : "cpu";
+    if (!c10::Device(device_problem(device).empty() ? device : "cpu").is_cuda()) {
+      const auto& where = precision->source();
+      issues.push_back({where.path ? *where.path : file.string(),
+                        static_cast<int64_t>(where.begin.line),
+                        static_cast<int64_t>(where.begin.column), "train.precision",
+                        fmt::format("precision \"fp16\" needs a CUDA device (experiment.device is "
+                                    "\"{}\"); use \"bf16\" on the CPU",
+                                    device)});
     }
   }
   if (!issues.empty()) {

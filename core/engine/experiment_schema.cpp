@@ -66,6 +66,10 @@ ExperimentSchema experiment_schema() {
                 "Steps with a non-finite loss skipped (no update) before the run fails; 0 fails "
                 "at the first")
       .at_least(0);
+  train.add_string("precision", "fp32",
+                   "fp32; bf16: autocast to bfloat16 (CPU or CUDA); fp16: autocast to float16 "
+                   "with dynamic loss scaling (CUDA only)")
+      .one_of({"fp32", "bf16", "fp16"});
   train.add_bool("online_probe", true,
                  "Train a linear probe on detached features of view 0 alongside; report its "
                  "top-1/top-5 on the test split each epoch");

@@ -5,6 +5,7 @@
 #include "signals.h"
 #include "atomic_file.h"
 #include "lars.h"
+#include "mixed_precision.h"
 #include "schedules.h"
 
 #include <mdlab/error.h>
@@ -45,6 +46,7 @@ TrainSettings train_settings_from(const Options& o) {
   s.grad_clip_per_parameter = o.get_string("grad_clip_mode") == "per_parameter";
   s.online_probe = o.get_bool("online_probe");
   s.max_skipped_steps = o.get_int("max_skipped_steps");
+  s.precision = o.get_string("precision");
   s.probe_lr = o.get_float("probe_lr");
   s.probe_weight_decay = o.get_float("probe_weight_decay");
   s.log_every = o.get_int("log_every");
@@ -87,6 +89,7 @@ struct Trainer::State {
   torch::nn::Linear probe{nullptr};
   std::unique_ptr<torch::optim::AdamW> probe_optimizer;
   bool probe_warned = false;
+  LossScaler scaler;  // fp16 only
 };
 
 namespace {
@@ -148,7 +151,16 @@ struct Position {
   bool validated = false;      // the epoch's validation pass is done
   int64_t window = 0;          // steps in the partial metric window
   std::vector<std::pair<std::string, torch::Tensor>> sums;  // its partial sums
+  double loss_scale = 65536.0;  // fp16 loss scaler state
+  int64_t scale_tracker = 0;
 };
+
+// A double as TOML keeps it a float ("65536.0"), exactly (shortest round-trip digits).
+std::string toml_float_text(double v) {
+  std::string text = fmt::format("{}", v);
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
 
 std::string checkpoint_name(int64_t step) { return fmt::format("step-{:09d}", step); }
 
@@ -190,8 +202,10 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
     write_safetensors(tmp / "state.safetensors", state);
     write_file_atomic(tmp / "state.toml",
                       fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
+                                  "loss_scale = {}\nscale_tracker = {}\n"
                                   "window = {}\nwindow_metrics = [{}]\n",
-                                  pos.epoch, pos.batch, pos.step, pos.validated, pos.window,
+                                  pos.epoch, pos.batch, pos.step, pos.validated,
+                                  toml_float_text(pos.loss_scale), pos.scale_tracker, pos.window,
                                   [&] {
                                     std::string names;
                                     for (const auto& [m, _] : pos.sums)
@@ -237,6 +251,8 @@ bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
   pos.step = toml["step"].value_or(int64_t{0});
   pos.validated = toml["validated"].value_or(false);
   pos.window = toml["window"].value_or(int64_t{0});
+  pos.loss_scale = toml["loss_scale"].value_or(65536.0);
+  pos.scale_tracker = toml["scale_tracker"].value_or(int64_t{0});
   auto state = read_safetensors(dir / "state.safetensors");
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
@@ -307,7 +323,10 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   const int64_t warmup = static_cast<int64_t>(std::llround(cfg.warmup_epochs * s.steps_per_epoch));
   // The run log is flushed first: every point up to the checkpoint's step is then on disk,
   // and a resume recomputes exactly the points after it.
+  s.scaler.restore(pos.loss_scale, pos.scale_tracker);
   auto checkpoint = [&] {
+    pos.loss_scale = s.scaler.current();
+    pos.scale_tracker = s.scaler.growth_tracker();
     s.run_log.flush();
     save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last, s.probe,
                     s.probe_optimizer.get());
@@ -353,7 +372,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
                                               cfg.weight_decay_end);
       set_schedule(*s.optimizer, s.groups, lr, wd);
       s.optimizer->zero_grad();
-      LossOutput out = s.method.compute_loss(batch, info);
+      LossOutput out;
+      {
+        AutocastGuard autocast(device, precision_dtype(cfg.precision), cfg.precision != "fp32");
+        out = s.method.compute_loss(batch, info);
+      }
       if (!std::isfinite(out.loss.item<double>())) {
         std::string terms;
         for (auto& [name, value] : out.terms)
@@ -380,10 +403,17 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
                                     : "",
                                 last.empty() ? "none" : last.string()));
       }
-      out.loss.backward();
-      if (cfg.grad_clip > 0) {
-        std::vector<torch::Tensor> params;
-        for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
+      std::vector<torch::Tensor> params;
+      for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
+      bool apply_update = true;
+      if (cfg.precision == "fp16") {
+        s.scaler.scale(out.loss).backward();
+        // Overflowing fp16 gradients skip the update and shrink the scale (GradScaler).
+        apply_update = s.scaler.unscale_and_update(params);
+      } else {
+        out.loss.backward();
+      }
+      if (apply_update && cfg.grad_clip > 0) {
         if (cfg.grad_clip_per_parameter) {
           // DINO's clip_gradients: each tensor's gradient norm clipped on its own.
           torch::NoGradGuard no_grad;
@@ -396,11 +426,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip);
         }
       }
-      s.optimizer->step();
+      if (apply_update) s.optimizer->step();
       s.method.after_optimizer_step(info);
       if (s.probe) {
         if (out.features.defined()) {
-          auto logits = s.probe->forward(out.features.detach());
+          auto logits = s.probe->forward(out.features.detach().to(torch::kFloat));
           auto probe_loss = torch::nn::functional::cross_entropy(
               logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
           s.probe_optimizer->zero_grad();
@@ -444,6 +474,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         }
         s.context.metric("train/lr", pos.step, lr);
         s.context.metric("train/wd", pos.step, wd);
+        if (cfg.precision == "fp16") s.context.metric("train/loss_scale", pos.step, s.scaler.current());
         s.context.metric("train/epoch", pos.step, static_cast<double>(pos.epoch));
         s.context.metric("train/images_per_second", pos.step,
                          pos.window * cfg.batch_size / std::max(seconds, 1e-9));

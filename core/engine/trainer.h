@@ -46,6 +46,7 @@ struct TrainSettings {
   double grad_clip = 0;          ///< gradient-norm clip (0: off)
   bool grad_clip_per_parameter = false;  ///< clip each tensor's norm (DINO) instead of the global one
   int64_t max_skipped_steps = 0;  ///< non-finite steps skipped before failing (0: fail at once)
+  std::string precision = "fp32";  ///< "fp32", "bf16" (autocast) or "fp16" (CUDA, loss scaling)
   bool online_probe = true;      ///< train a linear probe on detached features alongside
   double probe_lr = 1e-4;        ///< the probe's AdamW learning rate
   double probe_weight_decay = 0; ///< the probe's AdamW weight decay

@@ -1,6 +1,7 @@
 // Optimizers against hand-computed updates, and schedules at key steps.
 #include "fixtures.h"
 #include "lars.h"
+#include "mixed_precision.h"
 #include "schedules.h"
 
 #include <catch2/catch.hpp>
@@ -114,4 +115,34 @@ TEST_CASE("schedules at their key steps") {
   CHECK(mdlab::linear_then_constant(99, 30, 0.04, 0.07) == Approx(0.07));
   CHECK(mdlab::scaled_lr(0.0005, 512, true) == Approx(0.001));
   CHECK(mdlab::scaled_lr(0.3, 512, false) == Approx(0.3));
+}
+
+TEST_CASE("the fp16 loss scaler backs off on overflow and grows after clean steps") {
+  mdlab::LossScaler scaler(1024.0, 2);
+  auto p = torch::ones({2}).requires_grad_();
+  CHECK(scaler.scale(torch::tensor(0.5)).item<double>() == 512.0);
+  p.mutable_grad() = torch::tensor({1024.0f, 2048.0f});
+  CHECK(scaler.unscale_and_update({p}));
+  CHECK(torch::equal(p.grad(), torch::tensor({1.0f, 2.0f})));  // unscaled
+  CHECK(scaler.current() == 1024.0);
+  p.mutable_grad() = torch::tensor({1024.0f, 1024.0f});
+  CHECK(scaler.unscale_and_update({p}));
+  CHECK(scaler.current() == 2048.0);  // two clean steps: doubled
+  p.mutable_grad() = torch::tensor({INFINITY, 1.0f});
+  CHECK_FALSE(scaler.unscale_and_update({p}));
+  CHECK(scaler.current() == 1024.0);  // overflow: halved, step to be skipped
+  CHECK(scaler.growth_tracker() == 0);
+  scaler.restore(8.0, 1);
+  CHECK(scaler.current() == 8.0);
+}
+
+TEST_CASE("autocast to bfloat16 covers matmuls inside the guard only") {
+  auto a = torch::randn({4, 4}), b = torch::randn({4, 4});
+  {
+    mdlab::AutocastGuard guard(c10::Device("cpu"), torch::kBFloat16, true);
+    CHECK(torch::mm(a, b).scalar_type() == torch::kBFloat16);
+  }
+  CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
+  mdlab::AutocastGuard off(c10::Device("cpu"), torch::kBFloat16, false);
+  CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
 }
