@@ -426,6 +426,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           torch::nn::utils::clip_grad_norm_(params, cfg.grad_clip);
         }
       }
+      // Frozen groups (DINO's last layer in its first epoch) get no update: dropping their
+      // gradients makes every optimizer skip them, momentum and weight decay included.
+      for (const auto& g : s.groups)
+        if (pos.epoch < g.frozen_epochs)
+          for (const auto& p : g.params) const_cast<torch::Tensor&>(p).mutable_grad() = torch::Tensor();
       if (apply_update) s.optimizer->step();
       s.method.after_optimizer_step(info);
       if (s.probe) {

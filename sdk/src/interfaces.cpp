@@ -16,8 +16,8 @@ std::optional<torch::Tensor> Backbone::last_attention(const torch::Tensor&) { re
 
 Method::~Method() = default;
 std::vector<ParamGroup> Method::param_groups() {
-  ParamGroup decay{"default", {}, true, true, 1.0};
-  ParamGroup no_decay{"no_decay", {}, false, false, 1.0};
+  ParamGroup decay{"default", {}, true, true, 1.0, 0};
+  ParamGroup no_decay{"no_decay", {}, false, false, 1.0, 0};
   for (const auto& p : parameters()) {
     if (!p.requires_grad()) continue;
     (p.dim() <= 1 ? no_decay : decay).params.push_back(p);

@@ -41,4 +41,17 @@ done
 truncate -s 1000 "$WORK/trunc/train-images-idx3-ubyte"
 expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/truncrun" --set data.root="$WORK/trunc"
 expect_text "$WORK/err" "train-images-idx3-ubyte is truncated or corrupt"
+# A parameter group frozen for the first epoch is not updated during it (DINO's last layer).
+RUN="$WORK/frozen"
+expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --plugin-path "$GOOD" --out "$RUN" \
+  --set 'method={name="test-nan", nan_at_step=100000, freeze_head_epochs=1}' \
+  --set train.checkpoint_every_steps=1 --set train.keep_last=100 --set train.epochs=2
+PYTHONPATH="$SRC/tests/integration" "$PY" - "$RUN/checkpoints" <<'PY'
+import sys, st
+c = sys.argv[1]
+a, b, z = (st.load(f"{c}/step-{n:09d}/model.safetensors") for n in (1, 18, 36))
+assert (a["head.weight"] == b["head.weight"]).all(), "head moved while frozen"
+assert not (a["backbone.conv1.weight"] == b["backbone.conv1.weight"]).all(), "backbone frozen too"
+assert not (b["head.weight"] == z["head.weight"]).all(), "head still frozen in epoch 1"
+PY
 echo "failures ok"

@@ -58,6 +58,7 @@ struct MDLAB_SDK_API ParamGroup {
   bool weight_decay = true;          ///< apply weight decay
   bool lars_adaptation = true;       ///< apply the LARS trust ratio
   double lr_scale = 1.0;             ///< multiplier on the scheduled learning rate
+  int64_t frozen_epochs = 0;         ///< no updates during the first N epochs (DINO's last layer)
 };
 
 /// A training objective; owns the heads it builds on top of the backbone.
