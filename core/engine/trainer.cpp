@@ -80,16 +80,16 @@ struct Trainer::State {
   TrainSettings settings;
   RunContext& context;
   RunLog& run_log;
-  std::unique_ptr<torch::optim::Optimizer> optimizer;
-  std::vector<ParamGroup> groups;
+  std::unique_ptr<torch::optim::Optimizer> optimizer{};
+  std::vector<ParamGroup> groups{};
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
   // The online linear probe (FFCV-SSL / the paper's code): a linear classifier on detached
   // encoder features of view 0, trained alongside, measured on the test split each epoch.
   torch::nn::Linear probe{nullptr};
-  std::unique_ptr<torch::optim::AdamW> probe_optimizer;
+  std::unique_ptr<torch::optim::AdamW> probe_optimizer{};
   bool probe_warned = false;
-  LossScaler scaler;  // fp16 only
+  LossScaler scaler{};  // fp16 only
 };
 
 namespace {
@@ -271,7 +271,7 @@ bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
 
 Trainer::Trainer(Method& method, const ImageSet& train, const ImageSet& val,
                  TrainSettings settings, RunContext& context, RunLog& run_log)
-    : state_(new State{method, train, val, std::move(settings), context, run_log, {}, {}, 0, 0}) {
+    : state_(new State{method, train, val, std::move(settings), context, run_log}) {
   auto& s = *state_;
   MDLAB_CHECK(train.size() >= s.settings.batch_size,
               "the training set has {} samples, fewer than one batch of {}", train.size(),

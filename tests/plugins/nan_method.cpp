@@ -22,7 +22,7 @@ class NanAtStep final : public mdlab::Method {
     return s;
   }
 
-  std::vector<mdlab::ViewSlot> view_slots() const override { return {{"image", "", 0}}; }
+  std::vector<mdlab::ViewSlot> view_slots() const override { return {{"image", "", 0, "flip"}}; }
 
   void attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context&) override {
     backbone_ = register_module("backbone", backbone);
@@ -42,7 +42,7 @@ class NanAtStep final : public mdlab::Method {
     auto logits = head_->forward(backbone_->forward(batch.views[0]));
     auto ce = torch::nn::functional::cross_entropy(logits, batch.labels);
     if (step.step >= nan_at_step_) ce = ce * std::numeric_limits<float>::quiet_NaN();
-    return {ce, {{"ce", ce.detach()}}};
+    return {ce, {{"ce", ce.detach()}}, torch::Tensor()};  // no features: no online probe
   }
 
  private:

@@ -29,7 +29,7 @@ mdlab::OptionsSchema Supervised::options_schema() {
 }
 
 std::vector<mdlab::ViewSlot> Supervised::view_slots() const {
-  return {{"image", "", 0}};
+  return {{"image", "", 0, "supervised"}};
 }
 
 void Supervised::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& context) {
