@@ -29,11 +29,13 @@ def simclr_view():
 
 def dino_crop(size, scale, blur_p, solarize_p):
     ops = [
-        T.RandomResizedCrop(size, scale=scale, interpolation=T.InterpolationMode.BICUBIC),
+        T.RandomResizedCrop(size, scale=scale, interpolation=T.InterpolationMode.BILINEAR),
         T.RandomHorizontalFlip(),
         T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
         T.RandomGrayscale(p=0.2),
-        T.RandomApply([T.GaussianBlur(23, sigma=(0.1, 2.0))], p=blur_p),
+        # 10% of the side, odd (23 at 224 px, 9 at 96 px), as on the mdlab side.
+        T.RandomApply([T.GaussianBlur(2 * (int(0.1 * size) // 2) + 1, sigma=(0.1, 2.0))],
+                      p=blur_p),
     ]
     if solarize_p > 0:
         ops.append(T.RandomSolarize(128, p=solarize_p))

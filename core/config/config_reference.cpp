@@ -10,6 +10,13 @@ namespace mdlab {
 
 namespace {
 
+// A wildcard section is documented under the name its tables take ("data.augment.<name>").
+std::string display_path(const std::string& path) {
+  if (path.size() >= 2 && path.compare(path.size() - 2, 2, ".*") == 0)
+    return path.substr(0, path.size() - 1) + "<name>";
+  return path;
+}
+
 /// Text safe inside a Markdown table cell.
 std::string cell(std::string_view text) {
   std::string out;
@@ -63,7 +70,7 @@ std::string render_config_reference(const ExperimentSchema& schema, const Plugin
 
   out += "## Core tables\n\n";
   for (const auto& section : schema.core) {
-    out += fmt::format("### [{}]\n\n", section.path);
+    out += fmt::format("### [{}]\n\n", display_path(section.path));
     write_paragraph(out, section.doc);
     out += section.required ? "The table is required.\n\n" : "The table is optional.\n\n";
     write_options(out, section.schema);

@@ -53,6 +53,10 @@ std::string last_segment(std::string_view path) {
   return std::string(dot == std::string_view::npos ? path : path.substr(dot + 1));
 }
 
+bool is_wildcard(std::string_view path) {
+  return last_segment(path) == "*";
+}
+
 /// "; did you mean 'x'?" or "; known ...: a, b" (or "" when there is nothing to suggest).
 std::string suggestion_text(std::string_view key, const std::vector<std::string>& candidates,
                             std::string_view known_what) {
@@ -80,6 +84,10 @@ class Validator {
   const CoreSection* core(std::string_view path) const {
     for (const auto& c : schema_.core)
       if (c.path == path) return &c;
+    // A wildcard section ("data.augment.*") covers every table directly below its parent.
+    const std::string parent = parent_of(path);
+    for (const auto& c : schema_.core)
+      if (is_wildcard(c.path) && parent_of(c.path) == parent && !parent.empty()) return &c;
     return nullptr;
   }
   const PluginSection* plugin(std::string_view path) const {
@@ -99,7 +107,7 @@ class Validator {
       if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
     };
     for (const auto& p : section_order_) {
-      add(p);
+      if (!is_wildcard(p)) add(p);
       // Containers are known only through their descendants.
       for (std::string c = parent_of(p); !c.empty(); c = parent_of(c)) add(c);
     }
@@ -154,7 +162,7 @@ ValidatedConfig Validator::run(const toml::table& root) {
   walk_container("", root, start);
 
   for (const auto& c : schema_.core) {
-    if (seen_.count(c.path)) continue;
+    if (seen_.count(c.path) || is_wildcard(c.path)) continue;
     if (c.required) {
       add(start, c.path, fmt::format("missing required table [{}]", c.path));
     } else {
@@ -186,6 +194,12 @@ ValidatedConfig Validator::run(const toml::table& root) {
 
   ValidatedConfig out;
   for (const auto& c : schema_.core) {
+    if (is_wildcard(c.path)) {
+      // Every table the wildcard matched, in name order.
+      for (auto& [path, values] : core_values_)
+        if (core(path) == &c) out.sections.push_back(std::move(values));
+      continue;
+    }
     auto it = core_values_.find(c.path);
     if (it != core_values_.end()) out.sections.push_back(std::move(it->second));
   }

@@ -29,7 +29,9 @@ namespace mdlab {
 
 /// A core table of the experiment file.
 struct CoreSection {
-  std::string path;             ///< dotted path: "experiment", "train", "data.synthetic"
+  std::string path;             ///< dotted path: "experiment", "train", "data.synthetic";
+                                ///< a last segment "*" ("data.augment.*") matches every table
+                                ///< below its parent (names checked by the caller)
   mdlab::OptionsSchema schema;  ///< the keys it accepts
   bool required = false;        ///< the file must have the table
   std::string doc;              ///< one paragraph for the reference docs

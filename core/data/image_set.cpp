@@ -12,17 +12,6 @@
 namespace fs = std::filesystem;
 
 namespace mdlab {
-namespace {
-
-fs::path find_idx(const fs::path& root, const std::string& stem) {
-  for (const char* ext : {".gz", ""}) {
-    fs::path p = root / (stem + ext);
-    if (fs::exists(p)) return p;
-  }
-  MDLAB_THROW("IDX dataset {}: neither {} nor {}.gz exists", root.string(), stem, stem);
-}
-
-}  // namespace
 
 std::string ImageSet::key(int64_t i) const {
   int64_t original = source_index.defined() ? source_index[i].item<int64_t>() : i;
@@ -30,16 +19,9 @@ std::string ImageSet::key(int64_t i) const {
 }
 
 ImageSet load_idx_split(const fs::path& root, const std::string& split) {
-  MDLAB_CHECK(split == "train" || split == "test",
-              "IDX datasets have splits 'train' and 'test', not '{}'", split);
-  const std::string prefix = split == "train" ? "train" : "t10k";
-  IdxArray images = read_idx(find_idx(root, prefix + "-images-idx3-ubyte"));
-  IdxArray labels = read_idx(find_idx(root, prefix + "-labels-idx1-ubyte"));
-  MDLAB_CHECK(images.dims.size() == 3, "IDX images of {} have rank {}, expected 3 [N, H, W]",
-              root.string(), images.dims.size());
-  MDLAB_CHECK(labels.dims.size() == 1 && labels.dims[0] == images.dims[0],
-              "IDX dataset {}: {} images but {} labels", root.string(), images.dims[0],
-              labels.dims.empty() ? 0 : labels.dims[0]);
+  IdxSplit idx = read_idx_split(root, split);
+  IdxArray& images = idx.images;
+  IdxArray& labels = idx.labels;
   ImageSet set;
   set.split = split;
   set.images = images.data.unsqueeze(1);

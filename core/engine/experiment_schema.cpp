@@ -1,5 +1,7 @@
 #include "experiment_schema.h"
 
+#include "augment_config.h"
+
 #include <mdlab/plugin.h>
 
 namespace mdlab {
@@ -8,8 +10,7 @@ ExperimentSchema experiment_schema() {
   ExperimentSchema schema;
 
   OptionsSchema experiment;
-  experiment.add_string("name", "experiment",
-                        "Experiment name; runs go to output_dir/name/run-id");
+  experiment.add_string("name", "experiment", "Experiment name; runs go to output_dir/name/run-id");
   experiment.add_string("description", "", "Free text kept in the run log");
   experiment.add_int("seed", 0, "Seed of every random stream of the run").at_least(0);
   experiment.add_string("device", "cpu", "Device: \"cpu\", \"cuda\" or \"cuda:N\"");
@@ -20,16 +21,68 @@ ExperimentSchema experiment_schema() {
   schema.core.push_back({"experiment", experiment, false, "What the run is and where it runs"});
 
   OptionsSchema data;
-  data.add_string("format", "idx", "Dataset format").one_of({"idx"});
+  data.add_string("format", "idx",
+                  "Dataset format (see `mdlab config-reference`: idx, folder, cifar)")
+      .one_of({"idx", "folder", "cifar"});
   data.add_string("root", "/usr/share/datasets/fashion-mnist",
-                  "Dataset folder (IDX: train-images-idx3-ubyte[.gz], t10k-...)");
+                  "Dataset folder (idx: train-images-idx3-ubyte[.gz], t10k-...; folder: "
+                  "<root>/<split>/<class>/<image>; cifar: the binary batches)");
+  data.add_string("train_split", "train", "Split the model trains on");
+  data.add_string("test_split", "test",
+                  "Split of the per-epoch validation and online probe (\"\" for none)");
+  data.add_string("class_list", "",
+                  "folder: file naming the classes to use, one per line (\"wnid\" or "
+                  "\"folder wnid\"); other folders are ignored");
   data.add_float("fraction", 1.0, "Stratified fraction of the training split used (per class)")
       .range(1e-6, 1.0);
   data.add_float("test_fraction", 1.0, "Stratified fraction of the test split used")
       .range(1e-6, 1.0);
-  data.add_int("channels", 0, "Channels fed to the backbone (0: as stored; 3 repeats gray)")
+  data.add_int("channels", 0,
+               "Channels of every view (0: as stored; 3 repeats gray, 1 converts to gray); a "
+               "[data.augment.<name>] table may override it")
       .one_of_ints({0, 1, 3});
+  data.add_string("on_error", "error",
+                  "A corrupt or unreadable image: \"error\" stops naming the file, \"skip\" "
+                  "replaces the sample and counts it")
+      .one_of({"error", "skip"});
+  data.add_string("mix", "real",
+                  "Where views come from: real, synthetic, mixdiff (one view real, one "
+                  "synthetic), mixing (real and synthetic images as one dataset), sequential "
+                  "(real, then synthetic from switch_epoch)")
+      .one_of({"real", "synthetic", "mixdiff", "mixing", "sequential"});
+  data.add_int("switch_epoch", -1, "sequential: first synthetic epoch (-1: half the epochs)")
+      .at_least(-1);
+  data.add_int_list("crop_split", {1, 6, 1, 2},
+                    "Multi-crop mixdiff: [real global, real local, synthetic global, synthetic "
+                    "local] crops");
+  data.add_int("workers", -1, "Loader threads (-1: one per core; 0: on the training thread)")
+      .range(-1, 1024);
+  data.add_int("prefetch", 2, "Batches prepared ahead of the training step").range(1, 64);
   schema.core.push_back({"data", data, false, "Real training and test data"});
+
+  OptionsSchema synthetic;
+  synthetic.add_string("root", "",
+                       "Mirror tree of synthetic partners: the partner of key K is K.<ext> or "
+                       "K_v0.<ext>, K_v1.<ext>, ...");
+  synthetic.add_int("variations", 0, "Variations used per key (0: every one found)").at_least(0);
+  synthetic
+      .add_string("on_missing", "error",
+                  "A sample without a partner: error (names the first keys and the count), "
+                  "skip (drop the sample) or real (use the real image)")
+      .one_of({"error", "skip", "real"});
+  schema.core.push_back({"data.synthetic", synthetic, false,
+                         "Synthetic partners of the training images (needed by the mix modes "
+                         "synthetic, mixdiff, mixing and sequential)"});
+
+  schema.core.push_back(
+      {"data.augment.*", augment_schema(), false,
+       "Augmentation of the view slots. The table name is a slot of the method (\"view1\", "
+       "\"global0\"), a slot group (\"global\", \"local\") or \"all\"; a slot takes "
+       "`all`, then its group's table, then its own, each key overriding the one before; "
+       "keys not given come from the preset (by default the method's choice for the slot)."});
+  schema.core.push_back({"data.eval", augment_schema(), false,
+                         "Transform of the validation and evaluation images (default preset "
+                         "\"eval\": Resize(size / 0.875) + CenterCrop(size))"});
 
   OptionsSchema train;
   train.add_int("epochs", 1, "Passes over the training set").range(1, 100000);
@@ -42,16 +95,18 @@ ExperimentSchema experiment_schema() {
   train.add_float("momentum", 0.9, "SGD momentum").range(0, 1);
   train.add_float("weight_decay", 1e-4, "Weight decay (not on biases and norm parameters)")
       .range(0, 10);
-  train.add_optional("weight_decay_end", OptionType::Float,
-                     "Weight decay at the last step, reached by a cosine (DINO: 0.04 -> 0.4); "
-                     "constant when absent")
+  train
+      .add_optional("weight_decay_end", OptionType::Float,
+                    "Weight decay at the last step, reached by a cosine (DINO: 0.04 -> 0.4); "
+                    "constant when absent")
       .range(0, 10);
   train.add_float("lars_eta", 0.02, "LARS trust coefficient").range(0, 10);
   train.add_bool("lars_clip_lr", false, "LARS: clip the trust ratio by the learning rate");
   train.add_float("grad_clip", 0.0, "Clip gradient norms to this (0: off)").at_least(0);
-  train.add_string("grad_clip_mode", "global",
-                   "global: the norm of all gradients together; per_parameter: each tensor's "
-                   "(DINO)")
+  train
+      .add_string("grad_clip_mode", "global",
+                  "global: the norm of all gradients together; per_parameter: each tensor's "
+                  "(DINO)")
       .one_of({"global", "per_parameter"});
   train.add_int("log_every", 50, "Steps between metric records").range(1, 1000000);
   train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)").at_least(0);
@@ -59,16 +114,17 @@ ExperimentSchema experiment_schema() {
   train.add_float("flush_seconds", 5.0, "Seconds between run-log flushes").range(0.01, 3600);
   train.add_int("checkpoint_every_epochs", 1, "Checkpoint at the end of every N-th epoch")
       .range(1, 100000);
-  train.add_int("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: off)")
-      .at_least(0);
+  train.add_int("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: off)").at_least(0);
   train.add_int("keep_last", 2, "Number of newest checkpoints kept").range(1, 1000);
-  train.add_int("max_skipped_steps", 0,
-                "Steps with a non-finite loss skipped (no update) before the run fails; 0 fails "
-                "at the first")
+  train
+      .add_int("max_skipped_steps", 0,
+               "Steps with a non-finite loss skipped (no update) before the run fails; 0 fails "
+               "at the first")
       .at_least(0);
-  train.add_string("precision", "fp32",
-                   "fp32; bf16: autocast to bfloat16 (CPU or CUDA); fp16: autocast to float16 "
-                   "with dynamic loss scaling (CUDA only)")
+  train
+      .add_string("precision", "fp32",
+                  "fp32; bf16: autocast to bfloat16 (CPU or CUDA); fp16: autocast to float16 "
+                  "with dynamic loss scaling (CUDA only)")
       .one_of({"fp32", "bf16", "fp16"});
   train.add_bool("online_probe", true,
                  "Train a linear probe on detached features of view 0 alongside; report its "

@@ -1,18 +1,22 @@
 #include "model_tools.h"
 
 #include "experiment.h"
-#include "image_set.h"
+#include "mix_plan.h"
 #include "progress.h"
 #include "run_context.h"
 #include "trainer.h"
+#include "training_data.h"
+#include "view_transform.h"
 
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>
 #include <mdlab/state_dict.h>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <fmt/format.h>
+#include <cstring>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -22,8 +26,7 @@ size_t export_backbone(const fs::path& run_dir, const fs::path& out,
                        const PluginRegistry& registry) {
   const fs::path config = run_dir / "config.toml";
   const fs::path weights = latest_checkpoint(run_dir / "checkpoints") / "model.safetensors";
-  MDLAB_CHECK(fs::exists(config), "{} is not a run directory (no config.toml)",
-              run_dir.string());
+  MDLAB_CHECK(fs::exists(config), "{} is not a run directory (no config.toml)", run_dir.string());
   MDLAB_CHECK(fs::exists(weights), "run {} has no checkpoint ({} is missing)", run_dir.string(),
               weights.string());
   Experiment exp = load_experiment_checked(config, {}, registry);
@@ -49,16 +52,14 @@ size_t export_backbone(const fs::path& run_dir, const fs::path& out,
 namespace {
 
 // Fixed-width NUL-padded key bytes [N, L]: safetensors holds no strings.
-torch::Tensor keys_tensor(const ImageSet& set) {
-  std::vector<std::string> keys;
+torch::Tensor keys_tensor(const std::vector<std::string>& keys) {
   size_t width = 1;
-  for (int64_t i = 0; i < set.size(); ++i) {
-    keys.push_back(set.key(i));
-    width = std::max(width, keys.back().size());
-  }
-  auto out = torch::zeros({set.size(), static_cast<int64_t>(width)}, torch::kUInt8);
+  for (const auto& k : keys) width = std::max(width, k.size());
+  auto out =
+      torch::zeros({static_cast<int64_t>(keys.size()), static_cast<int64_t>(width)}, torch::kUInt8);
   auto* p = out.data_ptr<uint8_t>();
-  for (size_t i = 0; i < keys.size(); ++i) std::memcpy(p + i * width, keys[i].data(), keys[i].size());
+  for (size_t i = 0; i < keys.size(); ++i)
+    std::memcpy(p + i * width, keys[i].data(), keys[i].size());
   return out;
 }
 
@@ -84,46 +85,72 @@ int64_t embed(const EmbedRequest& request, const PluginRegistry& registry) {
   backbone->eval();
   torch::NoGradGuard no_grad;
 
-  torch::Tensor images, labels, keys;
-  ImageSet set;
-  if (request.input) {
-    auto file = read_safetensors(*request.input);
-    MDLAB_CHECK(file.contains("x"), "{} has no tensor named 'x' (expected [N, C, H, W])",
-                request.input->string());
-    images = file.at("x").to(torch::kFloat);
-    MDLAB_CHECK(images.dim() == 4, "{}: 'x' has shape {}, expected [N, C, H, W]",
-                request.input->string(), c10::str(images.sizes()));
-  } else {
-    const Options& data = exp.config.find("data")->options;
-    set = load_idx_split(data.get_string("root"), request.split);
-    if (int64_t ch = data.get_int("channels"); ch != 0) set = with_channels(set, ch);
-    labels = set.labels;
-    keys = keys_tensor(set);
-  }
-  const int64_t n = request.input ? images.size(0) : set.size();
+  torch::Tensor labels, keys;
   std::vector<torch::Tensor> features, attention;
-  progress.begin("embed", (n + request.batch_size - 1) / request.batch_size);
-  for (int64_t start = 0, batch = 0; start < n; start += request.batch_size, ++batch) {
-    const int64_t end = std::min(n, start + request.batch_size);
-    torch::Tensor x = request.input
-                          ? images.slice(0, start, end).to(device)
-                          : make_batch(set, torch::arange(start, end, torch::kLong), device);
+  auto forward = [&](const torch::Tensor& x) {
     features.push_back(backbone->forward(x).cpu());
     if (request.attention) {
       auto a = backbone->last_attention(x);
       MDLAB_CHECK(a.has_value(), "backbone '{}' has no attention maps (--attention)", b->plugin);
       attention.push_back(a->cpu());
     }
-    progress.update(batch + 1, "");
+  };
+  int64_t n = 0;
+  if (request.input) {
+    auto file = read_safetensors(*request.input);
+    MDLAB_CHECK(file.contains("x"), "{} has no tensor named 'x' (expected [N, C, H, W])",
+                request.input->string());
+    auto images = file.at("x").to(torch::kFloat);
+    MDLAB_CHECK(images.dim() == 4, "{}: 'x' has shape {}, expected [N, C, H, W]",
+                request.input->string(), c10::str(images.sizes()));
+    n = images.size(0);
+    progress.begin("embed", (n + request.batch_size - 1) / request.batch_size);
+    for (int64_t start = 0, batch = 0; start < n; start += request.batch_size, ++batch) {
+      forward(images.slice(0, start, std::min(n, start + request.batch_size)).to(device));
+      progress.update(batch + 1, "");
+    }
+  } else {
+    // The split through the data pipeline's evaluation transform ([data.eval]).
+    const Options& data = exp.config.find("data")->options;
+    auto source = open_data_split(data, request.split);
+    const int natural = dataset_image_size(*source, data.get_string("format"));
+    ViewTransform transform(eval_augment_config(exp.config, natural,
+                                                static_cast<int>(data.get_int("channels")),
+                                                natural > 0 ? "none" : "eval"));
+    TrainingData td;
+    td.real = source;
+    td.plan = MixPlan(MixOptions{}, {ViewSlot{"eval", "", 0, "eval"}}, 1);
+    td.on_error = parse_on_error(data.get_string("on_error"));
+    LoaderOptions lo;
+    lo.batch_size = std::min<int64_t>(request.batch_size, source->size());
+    lo.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    lo.shuffle = false;
+    lo.drop_last = false;
+    Loader loader(std::move(td), {&transform}, lo);
+    progress.begin("embed", loader.steps_per_epoch());
+    loader.start_epoch(0);
+    LoaderBatch batch;
+    std::vector<torch::Tensor> all_labels;
+    std::vector<std::string> all_keys;
+    while (loader.next(batch)) {
+      forward(batch.views[0].to(device));
+      all_labels.push_back(batch.labels.clone());
+      const auto* idx = batch.indices.data_ptr<int64_t>();
+      for (int64_t r = 0; r < batch.indices.size(0); ++r) all_keys.push_back(source->key(idx[r]));
+      progress.update(batch.step + 1, "");
+    }
+    labels = torch::cat(all_labels);
+    keys = keys_tensor(all_keys);
+    n = labels.size(0);
   }
   progress.end();
   std::vector<std::pair<std::string, torch::Tensor>> out{{"features", torch::cat(features)}};
   if (labels.defined()) out.emplace_back("labels", labels);
   if (keys.defined()) out.emplace_back("keys", keys);
   if (request.attention) out.emplace_back("attention", torch::cat(attention));
-  write_safetensors(request.out, out,
-                    {{"mdlab_backbone", b->plugin},
-                     {"mdlab_weights", fs::absolute(request.weights).string()}});
+  write_safetensors(
+      request.out, out,
+      {{"mdlab_backbone", b->plugin}, {"mdlab_weights", fs::absolute(request.weights).string()}});
   return n;
 }
 

@@ -2,24 +2,24 @@
 
 #include "atomic_file.h"
 #include "build_info.h"
-#include "experiment.h"
 #include "exit_codes.h"
+#include "experiment.h"
 #include "host_checks.h"
-#include "image_set.h"
 #include "progress.h"
 #include "run_context.h"
 #include "run_log.h"
 #include "signals.h"
 #include "trainer.h"
+#include "training_data.h"
 
 #include <mdlab/error.h>
 #include <mdlab/evaluator.h>
 #include <mdlab/version.h>
 
-#include <torch/torch.h>
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
 
 #include <chrono>
 #include <unistd.h>
@@ -30,9 +30,9 @@ namespace mdlab {
 namespace {
 
 std::string now_text(const char* format) {
-  return fmt::format(fmt::runtime(format),
-                     fmt::localtime(std::chrono::system_clock::to_time_t(
-                         std::chrono::system_clock::now())));
+  return fmt::format(
+      fmt::runtime(format),
+      fmt::localtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
 }
 
 fs::path new_run_dir(const fs::path& parent) {
@@ -45,14 +45,6 @@ fs::path new_run_dir(const fs::path& parent) {
 std::string host_name() {
   char buf[256] = {};
   return ::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "unknown";
-}
-
-ImageSet load_split(const Options& data, const std::string& split, double fraction,
-                    uint64_t seed) {
-  ImageSet set = load_idx_split(data.get_string("root"), split);
-  set = stratified_subset(set, fraction, derive_seed(seed, split));
-  if (int64_t ch = data.get_int("channels"); ch != 0) set = with_channels(set, ch);
-  return set;
 }
 
 }  // namespace
@@ -86,10 +78,10 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   if (!resuming) write_file_atomic(*run_dir / "config.toml", exp.text);
 
   install_interrupt_handlers();
-  RunLog run_log = resuming ? RunLog::open(*run_dir / "run.h5")
-                            : RunLog::create(*run_dir / "run.h5", exp.text);
-  run_log.set_flush_interval(std::chrono::milliseconds(
-      static_cast<int64_t>(train.get_float("flush_seconds") * 1000)));
+  RunLog run_log =
+      resuming ? RunLog::open(*run_dir / "run.h5") : RunLog::create(*run_dir / "run.h5", exp.text);
+  run_log.set_flush_interval(
+      std::chrono::milliseconds(static_cast<int64_t>(train.get_float("flush_seconds") * 1000)));
   ConsoleProgress progress;
   RunContext context(c10::Device(e.get_string("device")), seed, *run_dir, &run_log, progress);
   context.log(LogLevel::Info, fmt::format("{} run {} -> {}", resuming ? "resuming" : "starting",
@@ -118,22 +110,24 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     run_log.set_meta("threads", std::to_string(torch::get_num_threads()));
     torch::manual_seed(derive_seed(seed, "torch/global"));
 
-    auto backbone = registry.create_backbone(backbone_section->plugin, backbone_section->options,
-                                             context);
-    auto method = registry.create_method(method_section->plugin, method_section->options,
-                                         context);
+    auto backbone =
+        registry.create_backbone(backbone_section->plugin, backbone_section->options, context);
+    auto method = registry.create_method(method_section->plugin, method_section->options, context);
     method->attach(backbone, context);
     method->to(context.device());
 
-    ImageSet train_set = load_split(data, "train", data.get_float("fraction"), seed);
-    ImageSet test_set = load_split(data, "test", data.get_float("test_fraction"), seed);
-    context.log(LogLevel::Info,
-                fmt::format("data: {} training and {} test images of {}x{}x{}, {} classes",
-                            train_set.size(), test_set.size(), train_set.images.size(1),
-                            train_set.images.size(2), train_set.images.size(3),
-                            train_set.num_classes));
+    const TrainSettings settings = train_settings_from(train);
+    DataRunSettings data_run;
+    data_run.epochs = settings.epochs;
+    data_run.batch_size = settings.batch_size;
+    data_run.seed = seed;
+    data_run.pin_memory = context.device().is_cuda();
+    TrainingPipeline pipeline = build_training_pipeline(exp.config, method->view_slots(), data_run);
+    for (const auto& line : pipeline.summary) context.log(LogLevel::Info, "data: " + line);
+    run_log.set_meta("data", fmt::format("{}", fmt::join(pipeline.summary, "\n")));
 
-    Trainer trainer(*method, train_set, test_set, train_settings_from(train), context, run_log);
+    Trainer trainer(*method, *pipeline.train, pipeline.test.get(),
+                    static_cast<int64_t>(pipeline.classes.size()), settings, context, run_log);
     TrainOutcome outcome = trainer.run(*run_dir / "checkpoints");
 
     if (!outcome.validation.empty()) {
@@ -145,6 +139,19 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
       run_log.write_table("validation", table);
     }
     run_log.set_meta("steps", std::to_string(outcome.steps));
+    // What the data pipeline dropped or replaced in this process (a resumed run counts anew).
+    const LoaderStats data_stats = pipeline.train->stats();
+    run_log.set_meta("data/dropped_missing_partners",
+                     std::to_string(data_stats.dropped_missing_partners));
+    run_log.set_meta("data/skipped_samples", std::to_string(data_stats.skipped_samples));
+    run_log.set_meta("data/real_fallback_views", std::to_string(data_stats.real_fallback_views));
+    if (!data_stats.bad_files.empty())
+      run_log.set_meta("data/bad_files", fmt::format("{}", fmt::join(data_stats.bad_files, "\n")));
+    if (data_stats.skipped_samples > 0 || data_stats.real_fallback_views > 0)
+      context.log(LogLevel::Warning,
+                  fmt::format("data: {} sample(s) replaced after decode errors, {} synthetic "
+                              "view(s) taken from the real image",
+                              data_stats.skipped_samples, data_stats.real_fallback_views));
     run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
     switch (outcome.status) {
       case TrainOutcome::Status::Completed:
@@ -174,8 +181,8 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
       run_log.set_status(RunStatus::Failed, error.what());
       run_log.flush();
     } catch (const std::exception& also) {
-      context.log(LogLevel::Error, fmt::format("could not record the failure in the run log: {}",
-                                               also.what()));
+      context.log(LogLevel::Error,
+                  fmt::format("could not record the failure in the run log: {}", also.what()));
     }
     throw;
   }

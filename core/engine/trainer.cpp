@@ -1,29 +1,28 @@
 #include "trainer.h"
 
-#include "run_context.h"
-#include "run_log.h"
-#include "signals.h"
 #include "atomic_file.h"
 #include "lars.h"
 #include "mixed_precision.h"
+#include "run_context.h"
+#include "run_log.h"
 #include "schedules.h"
+#include "signals.h"
 
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>
 #include <mdlab/state_dict.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <toml++/toml.h>
 #include <torch/torch.h>
 
-#include <fmt/format.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <algorithm>
+#include <fstream>
 #include <mutex>
 #include <sstream>
-#include <fstream>
-#include <ATen/CPUGeneratorImpl.h>
-#include <toml++/toml.h>
 
 namespace fs = std::filesystem;
 
@@ -75,8 +74,8 @@ double warmup_cosine(int64_t step, int64_t total, int64_t warmup, double base, d
 
 struct Trainer::State {
   Method& method;
-  const ImageSet& train;
-  const ImageSet& val;
+  Loader& train;
+  Loader* val;
   TrainSettings settings;
   RunContext& context;
   RunLog& run_log;
@@ -145,13 +144,13 @@ void set_schedule(torch::optim::Optimizer& opt, const std::vector<ParamGroup>& g
 
 // Where a run stands; what a checkpoint restores besides weights and optimizer state.
 struct Position {
-  int64_t epoch = 0;           // epoch in progress
-  int64_t batch = 0;           // next batch of that epoch
-  int64_t step = 0;            // global steps done
-  bool validated = false;      // the epoch's validation pass is done
-  int64_t window = 0;          // steps in the partial metric window
+  int64_t epoch = 0;                                        // epoch in progress
+  int64_t batch = 0;                                        // next batch of that epoch
+  int64_t step = 0;                                         // global steps done
+  bool validated = false;                                   // the epoch's validation pass is done
+  int64_t window = 0;                                       // steps in the partial metric window
   std::vector<std::pair<std::string, torch::Tensor>> sums;  // its partial sums
-  double loss_scale = 65536.0;  // fp16 loss scaler state
+  double loss_scale = 65536.0;                              // fp16 loss scaler state
   int64_t scale_tracker = 0;
 };
 
@@ -162,7 +161,9 @@ std::string toml_float_text(double v) {
   return text;
 }
 
-std::string checkpoint_name(int64_t step) { return fmt::format("step-{:09d}", step); }
+std::string checkpoint_name(int64_t step) {
+  return fmt::format("step-{:09d}", step);
+}
 
 // Writes a checkpoint into a temporary folder, renames it into place, then points
 // `latest` at it (atomically): a crash or a full disk at any moment leaves the previous
@@ -200,26 +201,26 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
          }()}};
     for (const auto& [metric, sum] : pos.sums) state.emplace_back("window/" + metric, sum.cpu());
     write_safetensors(tmp / "state.safetensors", state);
-    write_file_atomic(tmp / "state.toml",
-                      fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
-                                  "loss_scale = {}\nscale_tracker = {}\n"
-                                  "window = {}\nwindow_metrics = [{}]\n",
-                                  pos.epoch, pos.batch, pos.step, pos.validated,
-                                  toml_float_text(pos.loss_scale), pos.scale_tracker, pos.window,
-                                  [&] {
-                                    std::string names;
-                                    for (const auto& [m, _] : pos.sums)
-                                      names += (names.empty() ? "\"" : ", \"") + m + "\"";
-                                    return names;
-                                  }()));
+    write_file_atomic(
+        tmp / "state.toml",
+        fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
+                    "loss_scale = {}\nscale_tracker = {}\n"
+                    "window = {}\nwindow_metrics = [{}]\n",
+                    pos.epoch, pos.batch, pos.step, pos.validated, toml_float_text(pos.loss_scale),
+                    pos.scale_tracker, pos.window, [&] {
+                      std::string names;
+                      for (const auto& [m, _] : pos.sums)
+                        names += (names.empty() ? "\"" : ", \"") + m + "\"";
+                      return names;
+                    }()));
   } catch (const std::exception& error) {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);  // give the space back; the previous checkpoint stays
     const fs::path previous = latest_checkpoint(root);
-    MDLAB_THROW("checkpoint at step {} could not be written to {}: {}; the previous checkpoint "
-                "({}) is intact",
-                pos.step, dir.string(), error.what(),
-                previous.empty() ? "none" : previous.string());
+    MDLAB_THROW(
+        "checkpoint at step {} could not be written to {}: {}; the previous checkpoint "
+        "({}) is intact",
+        pos.step, dir.string(), error.what(), previous.empty() ? "none" : previous.string());
   }
   fs::remove_all(dir);
   fs::rename(tmp, dir);
@@ -269,22 +270,19 @@ bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
 
 }  // namespace
 
-Trainer::Trainer(Method& method, const ImageSet& train, const ImageSet& val,
+Trainer::Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes,
                  TrainSettings settings, RunContext& context, RunLog& run_log)
     : state_(new State{method, train, val, std::move(settings), context, run_log}) {
   auto& s = *state_;
-  MDLAB_CHECK(train.size() >= s.settings.batch_size,
-              "the training set has {} samples, fewer than one batch of {}", train.size(),
-              s.settings.batch_size);
-  s.steps_per_epoch = train.size() / s.settings.batch_size;
+  s.steps_per_epoch = train.steps_per_epoch();
   s.total_steps = s.steps_per_epoch * s.settings.epochs;
   if (s.settings.max_steps > 0) s.total_steps = std::min(s.total_steps, s.settings.max_steps);
   s.groups = method.param_groups();
   s.optimizer = make_optimizer(s.settings, s.groups);
-  if (s.settings.online_probe && train.num_classes > 1) {
+  if (s.settings.online_probe && num_classes > 1) {
     auto encoder = method.encoder();
     MDLAB_CHECK(encoder != nullptr, "the method returns no encoder for the online probe");
-    s.probe = torch::nn::Linear(encoder->feature_dim(), train.num_classes);
+    s.probe = torch::nn::Linear(encoder->feature_dim(), num_classes);
     {
       // Initialised from its own stream: the probe never shifts the method's random numbers.
       torch::NoGradGuard no_grad;
@@ -306,16 +304,20 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   auto& s = *state_;
   const auto& cfg = s.settings;
   const auto device = s.context.device();
-  const int64_t n_views = static_cast<int64_t>(s.method.view_slots().size());
   TrainOutcome outcome;
+  // Batches land on the device asynchronously when the loader pins them.
+  auto to_device = [&](LoaderBatch& in, Batch& batch) {
+    batch.views.clear();
+    for (auto& v : in.views) batch.views.push_back(v.to(device, /*non_blocking=*/true));
+    batch.labels = in.labels.to(device, /*non_blocking=*/true);
+  };
 
   Position pos;
   if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device, s.probe,
                       s.probe_optimizer.get())) {
-    s.context.log(LogLevel::Info,
-                  fmt::format("resuming from {} at epoch {}, batch {} (step {})",
-                              latest_checkpoint(checkpoints).string(), pos.epoch, pos.batch,
-                              pos.step));
+    s.context.log(LogLevel::Info, fmt::format("resuming from {} at epoch {}, batch {} (step {})",
+                                              latest_checkpoint(checkpoints).string(), pos.epoch,
+                                              pos.batch, pos.step));
     // What the interrupted process logged after its checkpoint is recomputed identically.
     s.run_log.truncate_metrics_after(pos.step);
     s.run_log.set_meta("resumed_from_step", std::to_string(pos.step));
@@ -347,7 +349,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
 
   for (; pos.epoch < cfg.epochs && (pos.step < s.total_steps || !pos.validated); ++pos.epoch) {
     s.method.train();
-    auto order = epoch_order(s.train.size(), s.context.seed(), pos.epoch);
+    s.train.start_epoch(pos.epoch, pos.batch);
     for (; pos.batch < s.steps_per_epoch && pos.step < s.total_steps; ++pos.batch) {
       if (interrupt_requested()) {
         checkpoint();
@@ -355,21 +357,19 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
                     fmt::format("signal {} at step {}", interrupt_signal(), pos.step));
       }
       auto t0 = std::chrono::steady_clock::now();
-      auto idx = order.slice(0, pos.batch * cfg.batch_size, (pos.batch + 1) * cfg.batch_size);
+      LoaderBatch loaded;
+      MDLAB_CHECK(s.train.next(loaded), "loader: epoch {} ended at batch {} of {}", pos.epoch,
+                  pos.batch, s.steps_per_epoch);
       Batch batch;
-      auto images = make_batch(s.train, idx, device);
-      // Without the augmentation pipeline (issue 3) every slot sees the same real images.
-      batch.views.assign(static_cast<size_t>(n_views), images);
-      batch.labels = s.train.labels.index_select(0, idx).to(device);
-      data_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      to_device(loaded, batch);
+      data_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
       StepInfo info{pos.step, pos.epoch, s.steps_per_epoch, s.total_steps};
       const double lr = warmup_cosine(pos.step, s.total_steps, warmup, cfg.lr, cfg.min_lr);
-      const double wd = cfg.weight_decay_end < 0
-                            ? cfg.weight_decay
-                            : cosine_schedule(pos.step, s.total_steps, cfg.weight_decay,
-                                              cfg.weight_decay_end);
+      const double wd =
+          cfg.weight_decay_end < 0
+              ? cfg.weight_decay
+              : cosine_schedule(pos.step, s.total_steps, cfg.weight_decay, cfg.weight_decay_end);
       set_schedule(*s.optimizer, s.groups, lr, wd);
       s.optimizer->zero_grad();
       LossOutput out;
@@ -388,20 +388,20 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           // Skip policy: no update from this batch; the step still counts, so schedules and
           // the data order stay those of the run.
           ++skipped;
-          s.context.log(LogLevel::Warning, fmt::format("{}; step skipped ({} of at most {})",
-                                                       what, skipped, cfg.max_skipped_steps));
+          s.context.log(LogLevel::Warning, fmt::format("{}; step skipped ({} of at most {})", what,
+                                                       skipped, cfg.max_skipped_steps));
           s.context.metric("train/skipped_steps", pos.step + 1, static_cast<double>(skipped));
           s.optimizer->zero_grad();
           ++pos.step;
           continue;
         }
         const fs::path last = latest_checkpoint(checkpoints);
-        return stop(TrainOutcome::Status::Failed,
-                    fmt::format("{}{}; last checkpoint: {}", what,
-                                cfg.max_skipped_steps > 0
-                                    ? fmt::format(" after {} skipped steps", skipped)
-                                    : "",
-                                last.empty() ? "none" : last.string()));
+        return stop(
+            TrainOutcome::Status::Failed,
+            fmt::format(
+                "{}{}; last checkpoint: {}", what,
+                cfg.max_skipped_steps > 0 ? fmt::format(" after {} skipped steps", skipped) : "",
+                last.empty() ? "none" : last.string()));
       }
       std::vector<torch::Tensor> params;
       for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
@@ -430,14 +430,16 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       // gradients makes every optimizer skip them, momentum and weight decay included.
       for (const auto& g : s.groups)
         if (pos.epoch < g.frozen_epochs)
-          for (const auto& p : g.params) const_cast<torch::Tensor&>(p).mutable_grad() = torch::Tensor();
+          for (const auto& p : g.params)
+            const_cast<torch::Tensor&>(p).mutable_grad() = torch::Tensor();
       if (apply_update) s.optimizer->step();
       s.method.after_optimizer_step(info);
       if (s.probe) {
         if (out.features.defined()) {
           auto logits = s.probe->forward(out.features.detach().to(torch::kFloat));
           auto probe_loss = torch::nn::functional::cross_entropy(
-              logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+              logits, batch.labels,
+              torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
           s.probe_optimizer->zero_grad();
           probe_loss.backward();
           s.probe_optimizer->step();
@@ -445,8 +447,8 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           auto known = batch.labels.ge(0);
           auto correct = logits.argmax(1).eq(batch.labels).logical_and(known).sum();
           out.terms.emplace_back("probe_loss", probe_loss.detach());
-          out.terms.emplace_back("probe_accuracy",
-                                 correct.to(torch::kDouble) / known.sum().clamp_min(1).to(torch::kDouble));
+          out.terms.emplace_back("probe_accuracy", correct.to(torch::kDouble) /
+                                                       known.sum().clamp_min(1).to(torch::kDouble));
         } else if (!s.probe_warned) {
           s.probe_warned = true;
           s.context.log(LogLevel::Warning,
@@ -479,10 +481,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         }
         s.context.metric("train/lr", pos.step, lr);
         s.context.metric("train/wd", pos.step, wd);
-        if (cfg.precision == "fp16") s.context.metric("train/loss_scale", pos.step, s.scaler.current());
+        if (cfg.precision == "fp16")
+          s.context.metric("train/loss_scale", pos.step, s.scaler.current());
         s.context.metric("train/epoch", pos.step, static_cast<double>(pos.epoch));
         s.context.metric("train/images_per_second", pos.step,
-                         pos.window * cfg.batch_size / std::max(seconds, 1e-9));
+                         pos.window * batch.labels.size(0) / std::max(seconds, 1e-9));
         s.context.metric("train/data_wait_fraction", pos.step,
                          std::min(1.0, data_seconds / std::max(seconds, 1e-9)));
         s.context.progress().update(pos.step, status);
@@ -503,19 +506,20 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       }
     }
 
-    if (!pos.validated && cfg.validate && s.val.size() > 0) {
+    if (!pos.validated && cfg.validate && s.val && s.val->num_samples() > 0) {
       torch::NoGradGuard no_grad;
       s.method.eval();
       std::vector<std::pair<std::string, double>> means;
-      for (int64_t b = 0; b * cfg.batch_size < s.val.size(); ++b) {
-        auto idx = torch::arange(b * cfg.batch_size,
-                                 std::min(s.val.size(), (b + 1) * cfg.batch_size), torch::kLong);
+      double seen = 0;
+      s.val->start_epoch(0);
+      LoaderBatch loaded;
+      while (s.val->next(loaded)) {
         Batch batch;
-        batch.views.assign(static_cast<size_t>(n_views), make_batch(s.val, idx, device));
-        batch.labels = s.val.labels.index_select(0, idx).to(device);
+        to_device(loaded, batch);
         StepInfo info{pos.step, pos.epoch, s.steps_per_epoch, s.total_steps};
         auto out = s.method.compute_loss(batch, info);
-        const double w = static_cast<double>(idx.size(0));
+        const double w = static_cast<double>(batch.labels.size(0));
+        seen += w;
         if (means.empty()) {
           means.emplace_back("loss", 0.0);
           for (auto& [name, _] : out.terms) means.emplace_back(name, 0.0);
@@ -525,8 +529,8 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           }
         }
         if (s.probe) {
-          auto features = out.features.defined() ? out.features
-                                                 : s.method.encoder()->forward(batch.views[0]);
+          auto features =
+              out.features.defined() ? out.features : s.method.encoder()->forward(batch.views[0]);
           auto logits = s.probe->forward(features);
           const int64_t k = std::min<int64_t>(5, logits.size(1));
           auto top = std::get<1>(logits.topk(k, 1));
@@ -541,7 +545,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       }
       if (s.probe) s.probe->eval();
       for (auto& [name, total] : means) {
-        total /= static_cast<double>(s.val.size());
+        total /= std::max(seen, 1.0);
         s.context.metric("val/" + name, pos.step, total);
       }
       outcome.validation = means;

@@ -1,11 +1,12 @@
-// The training loop: epochs x steps of a Method over an image set, with a warm-up + cosine
+// The training loop: epochs x steps of a Method over the loader's batches, with a warm-up + cosine
 // learning-rate schedule, periodic metrics (loss terms, lr, images/s, data-wait fraction),
 // a validation pass per epoch, checkpoints, a non-finite-loss guard, and SIGINT/SIGTERM
 // handled between steps.
 //
 // Resume is exact: a checkpoint holds the weights (safetensors, reference names), the
 // optimizer state, LibTorch's CPU generator, the position (epoch, batch in epoch, global
-// step) and the partial metric window; the order of an epoch is a function of (seed, epoch).
+// step) and the partial metric window; the loader's batches are a function of (seed, epoch,
+// step), so it restarts at the checkpoint's batch.
 // A run resumed from any checkpoint, after SIGINT, SIGTERM or SIGKILL, produces the same
 // weights and metrics as an uninterrupted one (bit-identical on CPU with a fixed thread
 // count); metric points logged after the checkpoint by the interrupted process are dropped.
@@ -16,7 +17,7 @@
 // leaves the previous checkpoint intact.
 #pragma once
 
-#include "image_set.h"
+#include "loader.h"
 
 #include <mdlab/method.h>
 #include <mdlab/options.h>
@@ -32,27 +33,28 @@ class RunLog;
 
 /// Settings of the [train] table.
 struct TrainSettings {
-  int64_t epochs = 1;            ///< passes over the training set
-  int64_t batch_size = 256;      ///< samples per step (the last partial batch is dropped)
-  std::string optimizer = "sgd"; ///< "sgd", "adamw" or "lars"
-  double lr = 0.1;               ///< peak learning rate
-  double min_lr = 0.0;           ///< floor of the cosine decay
-  double warmup_epochs = 0.0;    ///< linear warm-up length, in epochs
-  double momentum = 0.9;         ///< SGD momentum
-  double weight_decay = 1e-4;    ///< decoupled for AdamW, L2 for SGD/LARS; 0 on no-decay groups
-  double weight_decay_end = -1;  ///< cosine target of the weight decay (< 0: constant)
-  double lars_eta = 0.02;        ///< LARS trust coefficient
-  bool lars_clip_lr = false;     ///< LARS trust ratio clipped by the learning rate
-  double grad_clip = 0;          ///< gradient-norm clip (0: off)
-  bool grad_clip_per_parameter = false;  ///< clip each tensor's norm (DINO) instead of the global one
-  int64_t max_skipped_steps = 0;  ///< non-finite steps skipped before failing (0: fail at once)
+  int64_t epochs = 1;             ///< passes over the training set
+  int64_t batch_size = 256;       ///< samples per step (the last partial batch is dropped)
+  std::string optimizer = "sgd";  ///< "sgd", "adamw" or "lars"
+  double lr = 0.1;                ///< peak learning rate
+  double min_lr = 0.0;            ///< floor of the cosine decay
+  double warmup_epochs = 0.0;     ///< linear warm-up length, in epochs
+  double momentum = 0.9;          ///< SGD momentum
+  double weight_decay = 1e-4;     ///< decoupled for AdamW, L2 for SGD/LARS; 0 on no-decay groups
+  double weight_decay_end = -1;   ///< cosine target of the weight decay (< 0: constant)
+  double lars_eta = 0.02;         ///< LARS trust coefficient
+  bool lars_clip_lr = false;      ///< LARS trust ratio clipped by the learning rate
+  double grad_clip = 0;           ///< gradient-norm clip (0: off)
+  bool grad_clip_per_parameter =
+      false;                       ///< clip each tensor's norm (DINO) instead of the global one
+  int64_t max_skipped_steps = 0;   ///< non-finite steps skipped before failing (0: fail at once)
   std::string precision = "fp32";  ///< "fp32", "bf16" (autocast) or "fp16" (CUDA, loss scaling)
-  bool online_probe = true;      ///< train a linear probe on detached features alongside
-  double probe_lr = 1e-4;        ///< the probe's AdamW learning rate
-  double probe_weight_decay = 0; ///< the probe's AdamW weight decay
-  int64_t log_every = 50;        ///< steps between metric reads
-  int64_t max_steps = 0;         ///< stop after this many steps in total (0: no limit)
-  bool validate = true;          ///< run the method's loss on the test split each epoch
+  bool online_probe = true;        ///< train a linear probe on detached features alongside
+  double probe_lr = 1e-4;          ///< the probe's AdamW learning rate
+  double probe_weight_decay = 0;   ///< the probe's AdamW weight decay
+  int64_t log_every = 50;          ///< steps between metric reads
+  int64_t max_steps = 0;           ///< stop after this many steps in total (0: no limit)
+  bool validate = true;            ///< run the method's loss on the test split each epoch
   int64_t checkpoint_every_epochs = 1;  ///< checkpoint at the end of every N-th epoch
   int64_t checkpoint_every_steps = 0;   ///< also every N global steps (0: off)
   int64_t keep_last = 2;                ///< checkpoints kept (the newest ones)
@@ -64,16 +66,17 @@ TrainSettings train_settings_from(const Options& options);
 /// How a training run ended.
 struct TrainOutcome {
   enum class Status { Completed, Failed, Interrupted } status = Status::Completed;
-  std::string reason;          ///< why it failed or stopped
-  int64_t steps = 0;           ///< global steps done
+  std::string reason;                                      ///< why it failed or stopped
+  int64_t steps = 0;                                       ///< global steps done
   std::vector<std::pair<std::string, double>> validation;  ///< last validation means
 };
 
 /// Runs a Method's training.
 class Trainer {
  public:
-  /// `train`/`val` are the real image sets; `val` may be empty.
-  Trainer(Method& method, const ImageSet& train, const ImageSet& val, TrainSettings settings,
+  /// `train` feeds the steps (its batch size is the step's); `val` (may be null) the
+  /// per-epoch validation and the online probe's test; `num_classes` sizes the probe.
+  Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes, TrainSettings settings,
           RunContext& context, RunLog& run_log);
   ~Trainer();
   /// Trains from the newest checkpoint under `checkpoints` if there is one, else from scratch.

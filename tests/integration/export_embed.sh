@@ -35,15 +35,32 @@ assert err < 1e-4, err
 print("torchvision vs mdlab features: max |err|", err)
 PY
 
-# The dataset path: features, labels and keys of the test split.
+# The dataset path: features, labels and keys of the test split of a small IDX folder
+# (Fashion-MNIST's 10,000 test images would make this test slow).
+"$PY" - "$WORK/idx" <<'PY'
+import os, struct, sys
+import numpy as np
+root = sys.argv[1]
+os.makedirs(root)
+rng = np.random.default_rng(1)
+for prefix, n in (("train", 40), ("t10k", 70)):
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    with open(f"{root}/{prefix}-images-idx3-ubyte", "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes())
+    with open(f"{root}/{prefix}-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels.tobytes())
+PY
 expect_status 0 "$MDLAB" embed "$CONFIG" --weights "$WORK/backbone.safetensors" "${STD[@]}" \
-  --data --set data.test_fraction=0.005 --out "$WORK/data.safetensors"
+  --data --set "data.root=\"$WORK/idx\"" --out "$WORK/data.safetensors"
 "$PY" - "$WORK" <<'PY'
 import sys, st
 out = st.load(f"{sys.argv[1]}/data.safetensors")
-assert out["features"].shape == (10000, 512), out["features"].shape
-assert out["labels"].shape == (10000,)
+assert out["features"].shape == (70, 512), out["features"].shape
+assert out["labels"].shape == (70,)
+assert out["labels"][13].item() == 3
 assert bytes(out["keys"][1].numpy()).rstrip(b"\0") == b"test/1"
+assert bytes(out["keys"][69].numpy()).rstrip(b"\0") == b"test/69"
 PY
 
 # Bad input: a weights file for another architecture is refused naming the keys.

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Data-loading benchmark: mdlab's loader vs torchvision's DataLoader (Debian's
+# python3-torchvision) on the same generated ImageNet-like JPEG folder, with the same number
+# of threads / worker processes, back to back, three rounds alternating; prints images/s and
+# the ratios of medians.
+#   bash bench/run_data_bench.sh [BUILD_DIR] [THREADS]   (after cmake --build --preset default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build}"
+threads="${2:-2}"
+data="$build/bench-data/imagenet-like"
+if [ ! -d "$data/train" ]; then
+  /usr/bin/python3 bench/make_imagenet_like.py "$data" --images 1000 >/dev/null
+fi
+images=640
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+declare -A result
+for mode in decode simclr dino; do
+  m=(); t=()
+  for round in 1 2 3; do
+    m+=("$("$build/bin/mdlab_bench_data" "$data" "$mode" --threads "$threads" --batch 64 \
+             --images "$images" | awk '{print $2}')")
+    t+=("$(/usr/bin/python3 bench/torchvision_loader.py "$data" "$mode" --workers "$threads" \
+             --batch 64 --images "$images" | awk '{print $2}')")
+  done
+  result[$mode,m]=$(median "${m[@]}")
+  result[$mode,t]=$(median "${t[@]}")
+  echo "$mode: mdlab ${result[$mode,m]} img/s (rounds ${m[*]}), torchvision ${result[$mode,t]} img/s (rounds ${t[*]})"
+done
+echo "ImageNet-like JPEGs (shorter side 300-500 px), $threads threads / workers, batch 64, median of 3:"
+for mode in decode simclr dino; do
+  awk -v m="${result[$mode,m]}" -v t="${result[$mode,t]}" -v mode="$mode" \
+    'BEGIN { printf "  %-7s mdlab / torchvision = %.2fx\n", mode, m / t }'
+done
+awk -v s="${result[simclr,m]}" -v d="${result[decode,m]}" \
+  'BEGIN { printf "  mdlab simclr two-view / decode-only throughput = %.2f (target >= 1/1.5 = 0.67)\n", s / d }'
