@@ -1,7 +1,10 @@
-// Time per training step of the supervised baseline (ResNet-18, 64 px, batch 64 by default)
-// through the real plugins and the real optimizer, for comparison with the same step in
-// PyTorch (bench/torch_step.py); bench/run_step_bench.sh runs both and prints the ratio.
-//   mdlab_bench_step [--batch N] [--size PX] [--steps N] [--threads N]
+// Time per training step of the supervised baseline or of SimCLR (ResNet-18, 64 px, batch 64
+// by default) through the real plugins and the real optimizer, for comparison with the same
+// step in PyTorch (bench/torch_step.py); bench/run_step_bench.sh runs both and prints ratios.
+//   mdlab_bench_step [--method supervised|simclr] [--batch N] [--size PX] [--steps N]
+//                    [--threads N]
+// SimCLR: projector 2048-2048-128 with BatchNorm, NT-Xent at temperature 0.2, the two views
+// through the backbone as one batch of 2N.
 #include "plugin_registry.h"
 #include "progress.h"
 #include "run_context.h"
@@ -17,13 +20,22 @@
 
 int main(int argc, char** argv) {
   int64_t batch = 64, size = 64, steps = 20, threads = 2;
+  std::string method_name = "supervised";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--method") {
+      method_name = argv[i + 1];
+      continue;
+    }
     const int64_t value = std::stoll(argv[i + 1]);
-    if (flag == "--batch") batch = value;
-    else if (flag == "--size") size = value;
-    else if (flag == "--steps") steps = value;
-    else if (flag == "--threads") threads = value;
+    if (flag == "--batch")
+      batch = value;
+    else if (flag == "--size")
+      size = value;
+    else if (flag == "--steps")
+      steps = value;
+    else if (flag == "--threads")
+      threads = value;
   }
   torch::set_num_threads(static_cast<int>(threads));
   mdlab::PluginRegistry registry;
@@ -34,9 +46,9 @@ int main(int argc, char** argv) {
       registry.find(MDLAB_PLUGIN_BACKBONE, "resnet")->factory->options_schema());
   bopts.set("depth", int64_t{18});
   auto mopts = mdlab::default_options(
-      registry.find(MDLAB_PLUGIN_METHOD, "supervised")->factory->options_schema());
+      registry.find(MDLAB_PLUGIN_METHOD, method_name)->factory->options_schema());
   auto backbone = registry.create_backbone("resnet", bopts, context);
-  auto method = registry.create_method("supervised", mopts, context);
+  auto method = registry.create_method(method_name, mopts, context);
   method->attach(backbone, context);
   method->train();
   torch::optim::SGD opt(method->parameters(),
@@ -44,6 +56,7 @@ int main(int argc, char** argv) {
   torch::manual_seed(0);
   mdlab::Batch b;
   b.views = {torch::randn({batch, 3, size, size})};
+  if (method_name == "simclr") b.views.push_back(torch::randn({batch, 3, size, size}));
   b.labels = torch::randint(0, 10, {batch}, torch::kLong);
   auto one_step = [&](int64_t s) {
     opt.zero_grad();
@@ -56,8 +69,8 @@ int main(int argc, char** argv) {
   for (int64_t s = 0; s < steps; ++s) one_step(s);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("mdlab supervised step: %.2f ms (ResNet-18, %lld px, batch %lld, %lld threads)\n",
-              1000.0 * seconds / steps, static_cast<long long>(size),
+  std::printf("mdlab %s step: %.2f ms (ResNet-18, %lld px, batch %lld, %lld threads)\n",
+              method_name.c_str(), 1000.0 * seconds / steps, static_cast<long long>(size),
               static_cast<long long>(batch), static_cast<long long>(threads));
   return 0;
 }

@@ -15,6 +15,7 @@ packages=(
   libhdf5-dev                  # run log
   libjpeg62-turbo-dev          # JPEG decoding with DCT scaling (libjpeg-turbo)
   libpng-dev                   # PNG decoding
+  libgloo-dev                  # headers of c10d::ProcessGroupGloo (distributed collectives)
   zlib1g-dev                   # gzip-compressed IDX datasets
   catch2                       # unit tests (v2: catch2/catch.hpp)
   # BLAS: Debian's default libblas.so.3 is the reference BLAS, ~10x slower for LibTorch

@@ -4,6 +4,7 @@
 #include "experiment_file.h"
 #include "experiment_schema.h"
 #include "host_checks.h"
+#include "run_context.h"
 
 #include <fmt/format.h>
 
@@ -75,6 +76,23 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
     throw ConfigError(std::move(issues));
   }
   return exp;
+}
+
+std::shared_ptr<Method> build_method(const Experiment& experiment, const PluginRegistry& registry,
+                                     RunContext& context) {
+  const SectionValues* b = experiment.config.find("backbone");
+  const SectionValues* m = experiment.config.find("method");
+  auto make_backbone = [&registry, &context, plugin = b->plugin, options = b->options] {
+    auto backbone = registry.create_backbone(plugin, options, context);
+    backbone->to(context.device());
+    return backbone;
+  };
+  context.set_backbone_factory(make_backbone);
+  auto backbone = make_backbone();
+  auto method = registry.create_method(m->plugin, m->options, context);
+  method->attach(backbone, context);
+  method->to(context.device());
+  return method;
 }
 
 }  // namespace mdlab

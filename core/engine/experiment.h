@@ -5,14 +5,19 @@
 #include "plugin_registry.h"
 #include "validate.h"
 
+#include <mdlab/method.h>
+
 #include <toml++/toml.h>
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace mdlab {
+
+class RunContext;
 
 /// The plugin registry seen as the validator's catalog of schemas.
 class RegistryCatalog final : public PluginCatalog {
@@ -38,5 +43,11 @@ struct Experiment {
 Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry);
+
+/// Builds the experiment's backbone and method on `context` and attaches them; the context can
+/// then create further backbones of the same table (DINO's teacher). `context` must outlive
+/// the method.
+std::shared_ptr<Method> build_method(const Experiment& experiment, const PluginRegistry& registry,
+                                     RunContext& context);
 
 }  // namespace mdlab

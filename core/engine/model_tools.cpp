@@ -31,12 +31,9 @@ size_t export_backbone(const fs::path& run_dir, const fs::path& out,
               weights.string());
   Experiment exp = load_experiment_checked(config, {}, registry);
   const auto* b = exp.config.find("backbone");
-  const auto* m = exp.config.find("method");
   ConsoleProgress progress;
   RunContext context(c10::Device("cpu"), 0, {}, nullptr, progress);
-  auto backbone = registry.create_backbone(b->plugin, b->options, context);
-  auto method = registry.create_method(m->plugin, m->options, context);
-  method->attach(backbone, context);
+  auto method = build_method(exp, registry, context);
   load_state_dict(*method, read_safetensors(weights).tensors);
 
   std::map<std::string, std::string> metadata{{"format", "pt"},

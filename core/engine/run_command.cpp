@@ -63,10 +63,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   }
   Experiment exp = load_experiment_checked(experiment_file, request.sets, registry);
   const Options& e = exp.config.find("experiment")->options;
-  const Options& data = exp.config.find("data")->options;
   const Options& train = exp.config.find("train")->options;
-  const auto* backbone_section = exp.config.find("backbone");
-  const auto* method_section = exp.config.find("method");
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
 
   if (!run_dir) run_dir = new_run_dir(fs::path(e.get_string("output_dir")) / e.get_string("name"));
@@ -110,11 +107,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     run_log.set_meta("threads", std::to_string(torch::get_num_threads()));
     torch::manual_seed(derive_seed(seed, "torch/global"));
 
-    auto backbone =
-        registry.create_backbone(backbone_section->plugin, backbone_section->options, context);
-    auto method = registry.create_method(method_section->plugin, method_section->options, context);
-    method->attach(backbone, context);
-    method->to(context.device());
+    auto method = build_method(exp, registry, context);
 
     const TrainSettings settings = train_settings_from(train);
     DataRunSettings data_run;

@@ -51,8 +51,9 @@ void RunContext::log(LogLevel level, std::string_view message) {
   if (log_file_) {
     auto now = std::chrono::system_clock::now();
     std::fprintf(log_file_, "%s %s %.*s\n",
-                 fmt::format("{:%Y-%m-%dT%H:%M:%S}", fmt::localtime(
-                     std::chrono::system_clock::to_time_t(now))).c_str(),
+                 fmt::format("{:%Y-%m-%dT%H:%M:%S}",
+                             fmt::localtime(std::chrono::system_clock::to_time_t(now)))
+                     .c_str(),
                  level_name(level), static_cast<int>(message.size()), message.data());
     std::fflush(log_file_);
   }
@@ -60,6 +61,11 @@ void RunContext::log(LogLevel level, std::string_view message) {
 
 void RunContext::metric(std::string_view name, int64_t step, double value) {
   if (run_log_) run_log_->add_metric(name, step, value);
+}
+
+std::shared_ptr<Backbone> RunContext::create_backbone() {
+  if (!backbone_factory_) return Context::create_backbone();
+  return backbone_factory_();
 }
 
 }  // namespace mdlab

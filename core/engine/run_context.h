@@ -2,10 +2,14 @@
 // file, progress, run directory and the run log's metrics.
 #pragma once
 
+#include <mdlab/backbone.h>
+#include <mdlab/collectives.h>
 #include <mdlab/context.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <mutex>
 
 namespace mdlab {
@@ -27,6 +31,14 @@ class RunContext final : public Context {
   ProgressReporter& progress() override { return progress_; }
   const std::filesystem::path& run_dir() const override { return run_dir_; }
   void metric(std::string_view name, int64_t step, double value) override;
+  Collectives& collectives() override { return *collectives_; }
+  std::shared_ptr<Backbone> create_backbone() override;
+  /// How create_backbone() builds one (the experiment's [backbone] through the registry).
+  void set_backbone_factory(std::function<std::shared_ptr<Backbone>()> factory) {
+    backbone_factory_ = std::move(factory);
+  }
+  /// The collectives of a distributed run (must outlive the context); local by default.
+  void set_collectives(Collectives& collectives) { collectives_ = &collectives; }
 
  private:
   c10::Device device_;
@@ -36,6 +48,8 @@ class RunContext final : public Context {
   ProgressReporter& progress_;
   LogLevel min_level_;
   std::FILE* log_file_ = nullptr;
+  std::function<std::shared_ptr<Backbone>()> backbone_factory_;
+  Collectives* collectives_ = &local_collectives();
   std::mutex mutex_;
 };
 

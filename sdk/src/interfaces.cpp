@@ -1,7 +1,9 @@
 // Out-of-line destructors and default implementations: they anchor each interface's vtable
 // and typeinfo in the SDK library, so host and plugins agree on one copy.
 #include <mdlab/backbone.h>
+#include <mdlab/collectives.h>
 #include <mdlab/context.h>
+#include <mdlab/error.h>
 #include <mdlab/evaluator.h>
 #include <mdlab/generator.h>
 #include <mdlab/method.h>
@@ -12,7 +14,9 @@
 namespace mdlab {
 
 Backbone::~Backbone() = default;
-std::optional<torch::Tensor> Backbone::last_attention(const torch::Tensor&) { return std::nullopt; }
+std::optional<torch::Tensor> Backbone::last_attention(const torch::Tensor&) {
+  return std::nullopt;
+}
 
 Method::~Method() = default;
 std::vector<ParamGroup> Method::param_groups() {
@@ -30,7 +34,9 @@ std::vector<ParamGroup> Method::param_groups() {
 void Method::after_optimizer_step(const StepInfo&) {}
 
 Generator::~Generator() = default;
-int64_t Generator::preferred_batch_size() const { return 1; }
+int64_t Generator::preferred_batch_size() const {
+  return 1;
+}
 
 BatchStream::~BatchStream() = default;
 EvalData::~EvalData() = default;
@@ -38,6 +44,12 @@ Evaluator::~Evaluator() = default;
 
 ProgressReporter::~ProgressReporter() = default;
 Context::~Context() = default;
+Collectives& Context::collectives() {
+  return local_collectives();
+}
+std::shared_ptr<Backbone> Context::create_backbone() {
+  MDLAB_THROW("this context cannot create backbones (it has no experiment [backbone] table)");
+}
 
 PluginFactory::~PluginFactory() = default;
 BackboneFactory::~BackboneFactory() = default;

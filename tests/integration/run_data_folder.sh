@@ -4,28 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 need_h5py
 DATA="$WORK/data"
-"$PY" - "$DATA" <<'PY'
-import os, sys
-import numpy as np
-from PIL import Image
-root = sys.argv[1]
-rng = np.random.default_rng(0)
-for split, n in (("train", 12), ("val", 4)):
-    for c, name in enumerate(("n01", "n02", "n03")):
-        for i in range(n):
-            # Class-dependent colour so a few steps can learn something.
-            base = np.zeros((20 + i % 3, 24, 3), np.uint8) + np.uint8(60 * c + 20)
-            img = np.clip(base + rng.integers(0, 40, base.shape), 0, 255).astype(np.uint8)
-            d = os.path.join(root, "real", split, name)
-            os.makedirs(d, exist_ok=True)
-            ext = "png" if i % 2 else "jpg"
-            Image.fromarray(img).save(os.path.join(d, f"img{i:02d}.{ext}"))
-            if split == "train":
-                s = os.path.join(root, "syn", name)
-                os.makedirs(s, exist_ok=True)
-                for v in range(2):
-                    Image.fromarray(255 - img).save(os.path.join(s, f"img{i:02d}_v{v}.png"))
-PY
+"$PY" "$SRC/tests/integration/make_folder_data.py" "$DATA"
 cat > "$WORK/exp.toml" <<EOF2
 [experiment]
 name = "folder"

@@ -2,8 +2,10 @@
 
 #include <mdlab/error.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 namespace mdlab::augment {
 namespace {
@@ -120,17 +122,124 @@ void hsv_to_rgb(const uint8_t* hsv, uint8_t* rgb) {
   }
 }
 
+namespace {
+
+// Pillow's conversions as tables, built once from rgb_to_hsv / hsv_to_rgb themselves so they
+// are bit-identical by construction; the per-pixel float divisions, fmod and rounding calls
+// made the hue step the most expensive augmentation.
+//
+// H depends only on the differences from the largest channel (d = maxc - channel), and the
+// channel holding the maximum is one of three cases (r first, then g, then b, as the
+// branches test them): hue[case][d_a][d_b] over the other two channels. S depends on
+// (maxc - minc, maxc). The inverse needs, per (h, s), the sector and the factors of p, q, t.
+struct HueTables {
+  std::vector<uint8_t> hue;         // [3][256][256]
+  std::vector<uint8_t> saturation;  // [256 (maxc - minc)][256 (maxc)]
+  std::vector<uint8_t> p;           // [256 s][256 v]
+  std::vector<float> q_factor;      // [256 h][256 s]: fs * f, in float as Pillow computes it
+  std::vector<double> t_factor;     // [256 h][256 s]: 1.0 - fs * (1.0 - f)
+  uint8_t sector[256];              // i % 6 of h
+
+  HueTables() : hue(3 * 65536), saturation(65536), p(65536), q_factor(65536), t_factor(65536) {
+    uint8_t rgb[3], hsv[3];
+    for (int a = 0; a < 256; ++a) {
+      for (int b = 0; b < 256; ++b) {
+        // Case 0 (r is the maximum): g = 255 - a, b = 255 - b.
+        rgb[0] = 255, rgb[1] = static_cast<uint8_t>(255 - a),
+        rgb[2] = static_cast<uint8_t>(255 - b);
+        rgb_to_hsv(rgb, hsv);
+        hue[(0 * 256 + a) * 256 + b] = hsv[0];
+        // Case 1 (g is the maximum, r below it): r = 255 - a, b = 255 - b.
+        rgb[0] = static_cast<uint8_t>(255 - a), rgb[1] = 255,
+        rgb[2] = static_cast<uint8_t>(255 - b);
+        rgb_to_hsv(rgb, hsv);
+        hue[(1 * 256 + a) * 256 + b] = hsv[0];
+        // Case 2 (b is the maximum, r and g below it): r = 255 - a, g = 255 - b.
+        rgb[0] = static_cast<uint8_t>(255 - a), rgb[1] = static_cast<uint8_t>(255 - b),
+        rgb[2] = 255;
+        rgb_to_hsv(rgb, hsv);
+        hue[(2 * 256 + a) * 256 + b] = hsv[0];
+      }
+    }
+    for (int cr = 1; cr < 256; ++cr) {
+      for (int maxc = cr; maxc < 256; ++maxc) {
+        rgb[0] = static_cast<uint8_t>(maxc), rgb[1] = static_cast<uint8_t>(maxc - cr),
+        rgb[2] = rgb[1];
+        rgb_to_hsv(rgb, hsv);
+        saturation[cr * 256 + maxc] = hsv[1];
+      }
+    }
+    for (int h = 0; h < 256; ++h) {
+      const double h6 = static_cast<double>(static_cast<float>(h)) * 6.0 / 255.0;
+      const int i = static_cast<int>(std::floor(h6));
+      const float f = static_cast<float>(h6 - static_cast<float>(i));
+      sector[h] = static_cast<uint8_t>(i % 6);
+      for (int sat = 0; sat < 256; ++sat) {
+        const float fs = static_cast<float>(static_cast<float>(sat) / 255.0);
+        q_factor[h * 256 + sat] = fs * f;
+        t_factor[h * 256 + sat] = 1.0 - fs * (1.0 - f);
+      }
+    }
+    for (int sat = 0; sat < 256; ++sat) {
+      for (int v = 0; v < 256; ++v) {
+        hsv[0] = 0, hsv[1] = static_cast<uint8_t>(sat), hsv[2] = static_cast<uint8_t>(v);
+        hsv_to_rgb(hsv, rgb);
+        p[sat * 256 + v] = sat == 0 ? static_cast<uint8_t>(v) : rgb[2];  // sector 0: (v, t, p)
+      }
+    }
+  }
+};
+
+const HueTables& hue_tables() {
+  static const HueTables tables;
+  return tables;
+}
+
+inline uint8_t round_byte(double x) {
+  return clip8(static_cast<int>(std::round(x)));
+}
+
+}  // namespace
+
 void adjust_hue(ImageU8& img, double hue) {
   MDLAB_CHECK(hue >= -0.5 && hue <= 0.5, "augment: hue shift {} is not in [-0.5, 0.5]", hue);
   if (img.channels != 3) return;  // PIL returns gray images unchanged
   const uint8_t shift = hue_shift(hue);
-  uint8_t* p = img.data.data();
+  const HueTables& t = hue_tables();
+  uint8_t* px = img.data.data();
   const size_t n = pixel_count(img);
-  uint8_t hsv[3];
-  for (size_t i = 0; i < n; ++i, p += 3) {
-    rgb_to_hsv(p, hsv);
-    hsv[0] = static_cast<uint8_t>(hsv[0] + shift);
-    hsv_to_rgb(hsv, p);
+  for (size_t i = 0; i < n; ++i, px += 3) {
+    const uint8_t r = px[0], g = px[1], b = px[2];
+    const uint8_t maxc = std::max(r, std::max(g, b));
+    const uint8_t minc = std::min(r, std::min(g, b));
+    if (minc == maxc) continue;  // S = 0: the pixel comes back unchanged
+    size_t index;
+    if (r == maxc) {
+      index = (0u * 256 + (maxc - g)) * 256 + (maxc - b);
+    } else if (g == maxc) {
+      index = (1u * 256 + (maxc - r)) * 256 + (maxc - b);
+    } else {
+      index = (2u * 256 + (maxc - r)) * 256 + (maxc - g);
+    }
+    const uint8_t h = static_cast<uint8_t>(t.hue[index] + shift);
+    const uint8_t s = t.saturation[(maxc - minc) * 256 + maxc];
+    const uint8_t v = maxc;
+    if (s == 0) {
+      px[0] = px[1] = px[2] = v;
+      continue;
+    }
+    const double vd = static_cast<double>(v);
+    const uint8_t p = t.p[s * 256 + v];
+    const uint8_t q = round_byte(vd * (1.0 - t.q_factor[h * 256 + s]));
+    const uint8_t u = round_byte(vd * t.t_factor[h * 256 + s]);
+    switch (t.sector[h]) {
+      case 0: px[0] = v, px[1] = u, px[2] = p; break;
+      case 1: px[0] = q, px[1] = v, px[2] = p; break;
+      case 2: px[0] = p, px[1] = v, px[2] = u; break;
+      case 3: px[0] = p, px[1] = q, px[2] = v; break;
+      case 4: px[0] = u, px[1] = p, px[2] = v; break;
+      default: px[0] = v, px[1] = p, px[2] = q; break;
+    }
   }
 }
 

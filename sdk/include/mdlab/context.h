@@ -12,9 +12,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string_view>
 
 namespace mdlab {
+
+class Backbone;
+class Collectives;
 
 /// Severity of a log message.
 enum class LogLevel : uint32_t { Debug = 0, Info = 1, Warning = 2, Error = 3 };
@@ -49,6 +53,12 @@ class MDLAB_SDK_API Context {
   virtual const std::filesystem::path& run_dir() const = 0;
   /// Records a scalar metric `name` at `step` in the run log.
   virtual void metric(std::string_view name, int64_t step, double value) = 0;
+  /// Cross-process collectives of the run (collectives.h); local_collectives() by default.
+  virtual Collectives& collectives();
+  /// A new backbone built from the experiment's [backbone] table, on device(), with its own
+  /// initial weights (DINO's teacher, BYOL's target network). The default throws
+  /// mdlab::Error: contexts without an experiment cannot build one.
+  virtual std::shared_ptr<Backbone> create_backbone();
 };
 
 /// 64-bit seed derived from a parent seed and a stream name (SplitMix64 over FNV-1a);

@@ -2,8 +2,9 @@
 // plugins beside them load and work.
 #include "plugin_registry.h"
 
-#include <catch2/catch.hpp>
+#include <mdlab/version.h>
 
+#include <catch2/catch.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -49,7 +50,10 @@ TEST_CASE("wrong SDK ABI major is refused naming both versions") {
 
 TEST_CASE("newer SDK API minor is refused") {
   auto msg = problem_for(load_broken(), "mdlab_plugin_newer_api.so");
-  CHECK_THAT(msg, Catch::Contains("needs SDK API 1.77") && Catch::Contains("provides 1.0"));
+  const std::string abi = std::to_string(MDLAB_SDK_ABI_MAJOR);
+  CHECK_THAT(msg,
+             Catch::Contains("needs SDK API " + abi + ".77") &&
+                 Catch::Contains("provides " + abi + "." + std::to_string(MDLAB_SDK_API_MINOR)));
 }
 
 TEST_CASE("LibTorch version mismatch is refused naming both versions") {
@@ -60,9 +64,9 @@ TEST_CASE("LibTorch version mismatch is refused naming both versions") {
 
 TEST_CASE("libstdc++ ABI mismatch is refused") {
   auto msg = problem_for(load_broken(), "mdlab_plugin_bad_cxxabi.so");
-  CHECK_THAT(msg, Catch::Contains("_GLIBCXX_USE_CXX11_ABI=7") &&
-                      Catch::Contains("_GLIBCXX_USE_CXX11_ABI=" +
-                                      std::to_string(mdlab::sdk_cxx11_abi())));
+  CHECK_THAT(
+      msg, Catch::Contains("_GLIBCXX_USE_CXX11_ABI=7") &&
+               Catch::Contains("_GLIBCXX_USE_CXX11_ABI=" + std::to_string(mdlab::sdk_cxx11_abi())));
 }
 
 TEST_CASE("unknown plugin kind is refused") {
@@ -72,8 +76,8 @@ TEST_CASE("unknown plugin kind is refused") {
 
 TEST_CASE("missing handshake symbol is refused") {
   auto msg = problem_for(load_broken(), "mdlab_plugin_no_handshake.so");
-  CHECK_THAT(msg, Catch::Contains("not an mdlab plugin") &&
-                      Catch::Contains("mdlab_plugin_get_info"));
+  CHECK_THAT(msg,
+             Catch::Contains("not an mdlab plugin") && Catch::Contains("mdlab_plugin_get_info"));
 }
 
 TEST_CASE("a handshake without factory alias is refused") {
@@ -83,8 +87,7 @@ TEST_CASE("a handshake without factory alias is refused") {
 
 TEST_CASE("a file that is not a shared object is refused") {
   auto msg = problem_for(load_broken(), "mdlab_plugin_not_elf.so");
-  CHECK_THAT(msg, Catch::Contains("cannot load") &&
-                      Catch::Contains("not an ELF shared object"));
+  CHECK_THAT(msg, Catch::Contains("cannot load") && Catch::Contains("not an ELF shared object"));
 }
 
 TEST_CASE("a duplicate name is refused naming both files") {

@@ -3,6 +3,7 @@
 #include "fixtures.h"
 #include "plugin_registry.h"
 #include "supervised.h"
+#include "test_context.h"
 
 #include <mdlab/error.h>
 
@@ -18,20 +19,9 @@ using mdlab::supervised::Supervised;
 
 namespace {
 
-class TestContext final : public mdlab::Context {
- public:
-  c10::Device device() const override { return c10::Device(c10::kCPU); }
-  uint64_t seed() const override { return 11; }
-  at::Generator generator(std::string_view stream) const override {
-    return mdlab::make_cpu_generator(mdlab::derive_seed(seed(), stream));
-  }
-  void log(mdlab::LogLevel, std::string_view) override {}
-  mdlab::ProgressReporter& progress() override { throw mdlab::Error("no progress in tests"); }
-  const std::filesystem::path& run_dir() const override { return dir_; }
-  void metric(std::string_view, int64_t, double) override {}
-
- private:
-  std::filesystem::path dir_ = std::filesystem::temp_directory_path();
+// The shared test context (tests/support/test_context.h) with this file's seed.
+struct TestContext : mdlab::test::TestContext {
+  TestContext() : mdlab::test::TestContext(11) {}
 };
 
 // A tiny backbone: flatten, linear, ReLU.

@@ -1,0 +1,144 @@
+#include "barlow_twins.h"
+
+#include <mdlab/error.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace mdlab::barlow_twins {
+
+torch::Tensor global_batch_norm(const torch::Tensor& z, double eps, Collectives& collectives,
+                                torch::Tensor* mean_out, torch::Tensor* var_out) {
+  // Counts and sums over every rank's rows (autograd-correct), then the usual formulas.
+  const auto count = collectives.world_size() * z.size(0);
+  MDLAB_CHECK(count > 1, "barlow_twins: batch normalisation needs at least 2 samples, got {}",
+              count);
+  auto mean = all_reduce_sum(collectives, z.sum(0)) / static_cast<double>(count);
+  auto centred = z - mean;
+  auto sq = all_reduce_sum(collectives, centred.pow(2).sum(0));
+  auto var = sq / static_cast<double>(count);
+  if (mean_out) *mean_out = mean.detach();
+  if (var_out) *var_out = (sq / static_cast<double>(count - 1)).detach();
+  return centred / torch::sqrt(var + eps);
+}
+
+BarlowLoss barlow_loss(const torch::Tensor& z1, const torch::Tensor& z2, double lambda,
+                       double scale, Collectives& collectives) {
+  MDLAB_CHECK(z1.dim() == 2 && z1.sizes() == z2.sizes(),
+              "barlow_twins: needs two [B, D] embeddings of one shape, got {} and {}",
+              c10::str(z1.sizes()), c10::str(z2.sizes()));
+  const double eps = 1e-5;  // BatchNorm1d's default
+  auto n1 = global_batch_norm(z1, eps, collectives);
+  auto n2 = global_batch_norm(z2, eps, collectives);
+  const auto global_batch = static_cast<double>(collectives.world_size() * z1.size(0));
+  auto c = all_reduce_sum(collectives, torch::mm(n1.t(), n2) / global_batch);
+  auto diagonal = torch::diagonal(c);
+  BarlowLoss out;
+  out.on_diag = (diagonal - 1.0).pow(2).sum();
+  out.off_diag = c.pow(2).sum() - diagonal.pow(2).sum();
+  out.loss = scale * (out.on_diag + lambda * out.off_diag);
+  return out;
+}
+
+BarlowTwins::BarlowTwins(const mdlab::Options& options, mdlab::Context& context)
+    : sizes_(options.get_int_list("projector")),
+      lambda_(options.get_float("lambda")),
+      scale_(options.get_float("scale_loss")),
+      view_size_(options.get_int("view_size")),
+      collectives_(&context.collectives()) {
+  MDLAB_CHECK(!sizes_.empty(), "barlow_twins: `projector` needs at least one layer width");
+  for (int64_t s : sizes_)
+    MDLAB_CHECK(s > 0, "barlow_twins: projector width {} is not positive", s);
+}
+
+mdlab::OptionsSchema BarlowTwins::options_schema() {
+  mdlab::OptionsSchema s;
+  s.add_int_list("projector", {8192, 8192, 8192},
+                 "Widths of the projector's layers (Linear without bias, then BatchNorm1d + "
+                 "ReLU between layers), as the official `--projector 8192-8192-8192`");
+  s.add_float("lambda", 0.0051, "Weight of the off-diagonal (redundancy reduction) term")
+      .range(0.0, 100.0);
+  s.add_float("scale_loss", 1.0, "Multiplier of the whole loss (solo-learn's scale_loss)")
+      .range(1e-6, 1e6);
+  s.add_int("view_size", 224,
+            "Side of both views in pixels (0: the dataset's image size); [data.augment.*] "
+            "tables override it")
+      .range(0, 16384);
+  return s;
+}
+
+std::vector<mdlab::ViewSlot> BarlowTwins::view_slots() const {
+  return {{"view1", "", view_size_, "byol1"}, {"view2", "", view_size_, "byol2"}};
+}
+
+void BarlowTwins::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& context) {
+  MDLAB_CHECK(backbone != nullptr, "barlow_twins: attach() needs a backbone");
+  MDLAB_CHECK(!backbone_, "barlow_twins: attach() called twice");
+  backbone_ = register_module("backbone", std::move(backbone));
+  const int64_t dim = backbone_->feature_dim();
+  MDLAB_CHECK(dim > 0, "barlow_twins: backbone reports feature_dim {}", dim);
+  auto generator = context.generator("barlow_twins.projector");
+  torch::nn::Sequential projector;
+  int64_t in = dim;
+  int index = 0;
+  for (size_t i = 0; i < sizes_.size(); ++i) {
+    torch::nn::Linear layer(torch::nn::LinearOptions(in, sizes_[i]).bias(false));
+    {
+      // PyTorch's default Linear init, U(+-1/sqrt(fan_in)), from the plugin's own stream.
+      torch::NoGradGuard no_grad;
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+      layer->weight.uniform_(-bound, bound, generator);
+    }
+    projector->push_back(std::to_string(index++), layer);
+    if (i + 1 < sizes_.size()) {
+      projector->push_back(std::to_string(index++), torch::nn::BatchNorm1d(sizes_[i]));
+      projector->push_back(std::to_string(index++), torch::nn::ReLU());
+    }
+    in = sizes_[i];
+  }
+  projector_ = register_module("projector", projector);
+  bn_ = register_module("bn",
+                        torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(in).affine(false)));
+  auto params = backbone_->parameters();
+  const auto device = params.empty() ? context.device() : params.front().device();
+  projector_->to(device);
+  bn_->to(device);
+}
+
+mdlab::LossOutput BarlowTwins::compute_loss(const mdlab::Batch& batch, const mdlab::StepInfo&) {
+  MDLAB_CHECK(batch.views.size() == 2, "barlow_twins: expected 2 views (view1, view2), got {}",
+              batch.views.size());
+  MDLAB_CHECK(batch.views[0].dim() == 4 && batch.views[0].size(0) == batch.views[1].size(0),
+              "barlow_twins: views must be [N, C, H, W] with one N, got {} and {}",
+              c10::str(batch.views[0].sizes()), c10::str(batch.views[1].sizes()));
+  MDLAB_CHECK(backbone_ && projector_, "barlow_twins: used before attach()");
+  // Each branch goes through the network on its own, as in the official code: BatchNorm
+  // statistics are those of one branch.
+  auto f1 = backbone_->forward(batch.views[0]);
+  auto f2 = backbone_->forward(batch.views[1]);
+  auto z1 = projector_->forward(f1);
+  auto z2 = projector_->forward(f2);
+  auto terms = barlow_loss(z1, z2, lambda_, scale_, *collectives_);
+  if (is_training()) {
+    // The running statistics of the official affine-free BatchNorm (not used by the loss,
+    // kept so the weights match the reference module's state dict).
+    torch::NoGradGuard no_grad;
+    for (const auto* z : {&z1, &z2}) {
+      torch::Tensor mean, var;
+      global_batch_norm(z->detach(), 1e-5, *collectives_, &mean, &var);
+      const double m = 0.1;
+      bn_->running_mean.mul_(1 - m).add_(mean, m);
+      bn_->running_var.mul_(1 - m).add_(var, m);
+      bn_->num_batches_tracked.add_(1);
+    }
+  }
+  mdlab::LossOutput out;
+  out.loss = terms.loss;
+  out.terms.emplace_back("on_diag", terms.on_diag.detach());
+  out.terms.emplace_back("off_diag", terms.off_diag.detach());
+  out.features = f1;
+  return out;
+}
+
+}  // namespace mdlab::barlow_twins

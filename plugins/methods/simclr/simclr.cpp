@@ -1,0 +1,134 @@
+#include "simclr.h"
+
+#include <mdlab/error.h>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace mdlab::simclr {
+namespace {
+
+// PyTorch's default Linear init (kaiming-uniform weight, uniform bias, both U(+-1/sqrt(fan_in))),
+// drawn from the plugin's own stream.
+void init_linear(torch::nn::Linear& layer, at::Generator& generator) {
+  torch::NoGradGuard no_grad;
+  const double bound = 1.0 / std::sqrt(static_cast<double>(layer->weight.size(1)));
+  layer->weight.uniform_(-bound, bound, generator);
+  if (layer->bias.defined()) layer->bias.uniform_(-bound, bound, generator);
+}
+
+}  // namespace
+
+torch::Tensor nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double temperature,
+                      Collectives& collectives) {
+  MDLAB_CHECK(z0.dim() == 2 && z0.sizes() == z1.sizes() && z0.size(0) > 0,
+              "simclr: NT-Xent needs two [B, D] projections of one shape, got {} and {}",
+              c10::str(z0.sizes()), c10::str(z1.sizes()));
+  MDLAB_CHECK(temperature > 0, "simclr: temperature {} is not positive", temperature);
+  namespace F = torch::nn::functional;
+  const auto normalize = F::NormalizeFuncOptions().dim(1).eps(1e-12);
+  auto a0 = F::normalize(z0, normalize);
+  auto a1 = F::normalize(z1, normalize);
+  // Candidates: every rank's first views, then every rank's second views ([2N, D]).
+  auto all0 = all_gather(collectives, a0);
+  auto all1 = all_gather(collectives, a1);
+  auto candidates = torch::cat({all0, all1});
+  auto anchors = torch::cat({a0, a1});                             // [2B, D]
+  auto logits = torch::mm(anchors, candidates.t()) / temperature;  // [2B, 2N]
+
+  const int64_t b = z0.size(0);
+  const int64_t n = all0.size(0);
+  const int64_t first = collectives.rank() * b;  // global index of local image 0
+  auto local = torch::arange(b, torch::TensorOptions().dtype(torch::kLong).device(z0.device()));
+  auto self = torch::cat({first + local, n + first + local});
+  auto positive = torch::cat({n + first + local, first + local});
+  // Self-similarity is removed as lightly does: its logit is masked out of the softmax.
+  auto rows = torch::arange(2 * b, local.options());
+  logits = logits.index_put({rows, self}, torch::full({}, -INFINITY, logits.options()));
+  return F::cross_entropy(logits, positive);
+}
+
+SimClr::SimClr(const mdlab::Options& options, mdlab::Context& context)
+    : hidden_dim_(options.get_int("proj_hidden_dim")),
+      output_dim_(options.get_int("proj_output_dim")),
+      projector_bn_(options.get_bool("projector_bn")),
+      temperature_(options.get_float("temperature")),
+      view_size_(options.get_int("view_size")),
+      collectives_(&context.collectives()) {
+  MDLAB_CHECK(temperature_ > 0, "simclr: temperature {} is not positive", temperature_);
+}
+
+mdlab::OptionsSchema SimClr::options_schema() {
+  mdlab::OptionsSchema s;
+  s.add_int("proj_hidden_dim", 2048, "Hidden width of the projector MLP").range(1, 1 << 20);
+  s.add_int("proj_output_dim", 128, "Output width of the projector (the NT-Xent space)")
+      .range(1, 1 << 20);
+  s.add_bool("projector_bn", true, "BatchNorm1d after the projector's hidden layer");
+  s.add_float("temperature", 0.2, "NT-Xent temperature (the paper's range: 0.1-0.5)")
+      .range(1e-4, 100.0);
+  s.add_int("view_size", 224,
+            "Side of both views in pixels (0: the dataset's image size); [data.augment.*] "
+            "tables override it")
+      .range(0, 16384);
+  return s;
+}
+
+std::vector<mdlab::ViewSlot> SimClr::view_slots() const {
+  return {{"view1", "", view_size_, "simclr"}, {"view2", "", view_size_, "simclr"}};
+}
+
+void SimClr::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& context) {
+  MDLAB_CHECK(backbone != nullptr, "simclr: attach() needs a backbone");
+  MDLAB_CHECK(!backbone_, "simclr: attach() called twice");
+  backbone_ = register_module("backbone", std::move(backbone));
+  const int64_t dim = backbone_->feature_dim();
+  MDLAB_CHECK(dim > 0, "simclr: backbone reports feature_dim {}", dim);
+  auto generator = context.generator("simclr.projector");
+  torch::nn::Linear hidden(dim, hidden_dim_), out(hidden_dim_, output_dim_);
+  init_linear(hidden, generator);
+  init_linear(out, generator);
+  torch::nn::Sequential projector;
+  projector->push_back("0", hidden);
+  // Index 1 is the BatchNorm (or an identity, so names stay those of the reference layout).
+  if (projector_bn_) {
+    projector->push_back("1", torch::nn::BatchNorm1d(hidden_dim_));
+  } else {
+    projector->push_back("1", torch::nn::Identity());
+  }
+  projector->push_back("2", torch::nn::ReLU());
+  projector->push_back("3", out);
+  projector_ = register_module("projector", projector);
+  auto params = backbone_->parameters();
+  projector_->to(params.empty() ? context.device() : params.front().device());
+}
+
+mdlab::LossOutput SimClr::compute_loss(const mdlab::Batch& batch, const mdlab::StepInfo&) {
+  MDLAB_CHECK(batch.views.size() == 2, "simclr: expected 2 views (view1, view2), got {}",
+              batch.views.size());
+  MDLAB_CHECK(batch.views[0].dim() == 4 && batch.views[0].size(0) == batch.views[1].size(0),
+              "simclr: views must be [N, C, H, W] with one N, got {} and {}",
+              c10::str(batch.views[0].sizes()), c10::str(batch.views[1].sizes()));
+  MDLAB_CHECK(backbone_ && projector_, "simclr: used before attach()");
+  const int64_t n = batch.views[0].size(0);
+  torch::Tensor f0, f1;
+  if (batch.views[0].sizes() == batch.views[1].sizes()) {
+    // One pass for both views: BatchNorm statistics then cover the 2N images, as in the
+    // reference implementations that concatenate the views.
+    auto f = backbone_->forward(torch::cat({batch.views[0], batch.views[1]}));
+    f0 = f.narrow(0, 0, n);
+    f1 = f.narrow(0, n, n);
+  } else {
+    f0 = backbone_->forward(batch.views[0]);
+    f1 = backbone_->forward(batch.views[1]);
+  }
+  auto z = projector_->forward(torch::cat({f0, f1}));
+  auto loss = nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), temperature_, *collectives_);
+  mdlab::LossOutput out;
+  out.loss = loss;
+  out.terms.emplace_back("nt_xent", loss.detach());
+  out.features = f0;
+  return out;
+}
+
+}  // namespace mdlab::simclr

@@ -1,0 +1,64 @@
+// SimCLR (Chen et al. 2020): two views per image through backbone + MLP projector; the
+// NT-Xent loss makes each view pick its partner among the 2N - 1 other views of the batch.
+//
+// Layouts: views [N, C, H, W]; projections [N, proj_output_dim]. Parameter names: the
+// backbone's own, then "projector.0" (Linear), "projector.1" (BatchNorm1d, when
+// projector_bn), "projector.3" (Linear) — solo-learn's / the paper's projector layout.
+//
+// Internal header of the simclr plugin, shared with its unit tests.
+#pragma once
+
+#include <mdlab/collectives.h>
+#include <mdlab/context.h>
+#include <mdlab/method.h>
+#include <mdlab/options.h>
+
+#include <torch/nn/modules/container/sequential.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace mdlab::simclr {
+
+/// NT-Xent of the projections `z0` and `z1` ([B, D] each, row i of both from image i) at
+/// `temperature`: rows are L2-normalised; each of the 2B local rows is an anchor whose
+/// logits are its cosine similarities / temperature to every row of every rank except
+/// itself, its positive being the other view of its image; the mean cross-entropy over the
+/// local anchors. With one process, lightly's NTXentLoss; with several, negatives come from
+/// all ranks through an autograd-correct all-gather (collectives.h).
+torch::Tensor nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double temperature,
+                      Collectives& collectives);
+
+/// SimCLR as a Method.
+class SimClr final : public mdlab::Method {
+ public:
+  /// The plugin constructor: options as declared by options_schema().
+  SimClr(const mdlab::Options& options, mdlab::Context& context);
+  /// The options the plugin accepts.
+  static mdlab::OptionsSchema options_schema();
+  /// "view1" and "view2" (preset "simclr", 224 px); under mixdiff view1 is real, view2
+  /// synthetic.
+  std::vector<mdlab::ViewSlot> view_slots() const override;
+  /// Keeps `backbone` and builds the projector, initialised from the "simclr.projector"
+  /// stream, on the backbone's device.
+  void attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& context) override;
+  /// The backbone.
+  std::shared_ptr<mdlab::Backbone> encoder() const override { return backbone_; }
+  /// Loss "nt_xent"; features of view1 for the online probe.
+  mdlab::LossOutput compute_loss(const mdlab::Batch& batch, const mdlab::StepInfo& step) override;
+  /// The projector (null before attach()).
+  torch::nn::Sequential& projector() { return projector_; }
+
+ private:
+  int64_t hidden_dim_;
+  int64_t output_dim_;
+  bool projector_bn_;
+  double temperature_;
+  int64_t view_size_;
+  mdlab::Collectives* collectives_;
+  std::shared_ptr<mdlab::Backbone> backbone_;
+  torch::nn::Sequential projector_{nullptr};
+};
+
+}  // namespace mdlab::simclr
