@@ -129,6 +129,9 @@ ExperimentSchema experiment_schema() {
   train.add_bool("online_probe", true,
                  "Train a linear probe on detached features of view 0 alongside; report its "
                  "top-1/top-5 on the test split each epoch");
+  train.add_bool("probe_projector", false,
+                 "Also probe the layers the method offers besides the encoder (SimCLR's and "
+                 "Barlow Twins' projector), as val/probe_<layer>_top1");
   train.add_float("probe_lr", 1e-4, "Learning rate of the online probe (AdamW)").range(0, 10);
   train.add_float("probe_weight_decay", 0.0, "Weight decay of the online probe").range(0, 10);
   schema.core.push_back({"train", train, false, "The training loop"});

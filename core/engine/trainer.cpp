@@ -22,6 +22,7 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -44,6 +45,7 @@ TrainSettings train_settings_from(const Options& o) {
   s.grad_clip = o.get_float("grad_clip");
   s.grad_clip_per_parameter = o.get_string("grad_clip_mode") == "per_parameter";
   s.online_probe = o.get_bool("online_probe");
+  s.probe_projector = o.get_bool("probe_projector");
   s.max_skipped_steps = o.get_int("max_skipped_steps");
   s.precision = o.get_string("precision");
   s.probe_lr = o.get_float("probe_lr");
@@ -83,15 +85,31 @@ struct Trainer::State {
   std::vector<ParamGroup> groups{};
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
-  // The online linear probe (FFCV-SSL / the paper's code): a linear classifier on detached
-  // encoder features of view 0, trained alongside, measured on the test split each epoch.
-  torch::nn::Linear probe{nullptr};
+  // Online linear probes (FFCV-SSL / the paper's code): linear classifiers on detached
+  // features of view 0 — "backbone" (the encoder's) and, with probe_projector, the layers the
+  // method lists in probe_layers() — trained alongside with one AdamW (their losses are
+  // independent, so one optimiser over all is the same as one each), measured each epoch.
+  std::shared_ptr<torch::nn::Module> probes{};
+  std::vector<std::pair<std::string, torch::nn::Linear>> probe_list{};
   std::unique_ptr<torch::optim::AdamW> probe_optimizer{};
-  bool probe_warned = false;
+  std::set<std::string> probe_warned{};
   LossScaler scaler{};  // fp16 only
 };
 
 namespace {
+
+// The metric prefix of a probe: "probe" for the encoder's, "probe_<layer>" for the others.
+std::string probe_prefix(const std::string& name) {
+  return name == "backbone" ? std::string("probe") : "probe_" + name;
+}
+
+// The features probe `name` reads from a loss output (undefined when absent).
+torch::Tensor probe_input(const LossOutput& out, const std::string& name) {
+  if (name == "backbone") return out.features;
+  for (const auto& [layer, features] : out.probe_features)
+    if (layer == name) return features;
+  return {};
+}
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainSettings& s,
                                                         const std::vector<ParamGroup>& groups) {
@@ -169,7 +187,8 @@ std::string checkpoint_name(int64_t step) {
 // `latest` at it (atomically): a crash or a full disk at any moment leaves the previous
 // checkpoint usable.
 void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimizer& opt,
-                     const Position& pos, int64_t keep_last, torch::nn::Linear probe,
+                     const Position& pos, int64_t keep_last,
+                     const std::shared_ptr<torch::nn::Module>& probe,
                      torch::optim::Optimizer* probe_opt) {
   fs::create_directories(root);
   const std::string name = checkpoint_name(pos.step);
@@ -236,7 +255,8 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
 }
 
 bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimizer& opt,
-                     Position& pos, torch::Device device, torch::nn::Linear probe,
+                     Position& pos, torch::Device device,
+                     const std::shared_ptr<torch::nn::Module>& probe,
                      torch::optim::Optimizer* probe_opt) {
   const fs::path dir = latest_checkpoint(root);
   if (dir.empty()) return false;
@@ -282,19 +302,24 @@ Trainer::Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes
   if (s.settings.online_probe && num_classes > 1) {
     auto encoder = method.encoder();
     MDLAB_CHECK(encoder != nullptr, "the method returns no encoder for the online probe");
-    s.probe = torch::nn::Linear(encoder->feature_dim(), num_classes);
-    {
-      // Initialised from its own stream: the probe never shifts the method's random numbers.
+    std::vector<std::pair<std::string, int64_t>> layers{{"backbone", encoder->feature_dim()}};
+    if (s.settings.probe_projector)
+      for (const auto& layer : method.probe_layers()) layers.push_back(layer);
+    s.probes = std::make_shared<torch::nn::Module>("OnlineProbes");
+    for (const auto& [name, dim] : layers) {
+      auto probe = s.probes->register_module(name, torch::nn::Linear(dim, num_classes));
+      // Initialised from their own streams: probes never shift the method's random numbers.
       torch::NoGradGuard no_grad;
-      auto gen = context.generator("probe.init");
-      const double bound = 1.0 / std::sqrt(static_cast<double>(encoder->feature_dim()));
-      s.probe->weight.uniform_(-bound, bound, gen);
-      s.probe->bias.uniform_(-bound, bound, gen);
+      auto gen = context.generator(name == "backbone" ? "probe.init" : "probe.init." + name);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(dim));
+      probe->weight.uniform_(-bound, bound, gen);
+      probe->bias.uniform_(-bound, bound, gen);
+      s.probe_list.emplace_back(name, probe);
     }
-    s.probe->to(context.device());
+    s.probes->to(context.device());
     s.probe_optimizer = std::make_unique<torch::optim::AdamW>(
-        s.probe->parameters(), torch::optim::AdamWOptions(s.settings.probe_lr)
-                                   .weight_decay(s.settings.probe_weight_decay));
+        s.probes->parameters(), torch::optim::AdamWOptions(s.settings.probe_lr)
+                                    .weight_decay(s.settings.probe_weight_decay));
   }
 }
 
@@ -313,7 +338,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   };
 
   Position pos;
-  if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device, s.probe,
+  if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device, s.probes,
                       s.probe_optimizer.get())) {
     s.context.log(LogLevel::Info, fmt::format("resuming from {} at epoch {}, batch {} (step {})",
                                               latest_checkpoint(checkpoints).string(), pos.epoch,
@@ -330,7 +355,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
     pos.loss_scale = s.scaler.current();
     pos.scale_tracker = s.scaler.growth_tracker();
     s.run_log.flush();
-    save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last, s.probe,
+    save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last, s.probes,
                     s.probe_optimizer.get());
   };
   auto stop = [&](TrainOutcome::Status status, std::string reason) {
@@ -434,26 +459,36 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
             const_cast<torch::Tensor&>(p).mutable_grad() = torch::Tensor();
       if (apply_update) s.optimizer->step();
       s.method.after_optimizer_step(info);
-      if (s.probe) {
-        if (out.features.defined()) {
-          auto logits = s.probe->forward(out.features.detach().to(torch::kFloat));
-          auto probe_loss = torch::nn::functional::cross_entropy(
+      if (s.probes) {
+        torch::Tensor probe_loss;
+        for (auto& [name, probe] : s.probe_list) {
+          const torch::Tensor features = probe_input(out, name);
+          if (!features.defined()) {
+            if (s.probe_warned.insert(name).second)
+              s.context.log(LogLevel::Warning,
+                            fmt::format("online probe '{}' skipped: the method returns no such "
+                                        "features (LossOutput::{})",
+                                        name, name == "backbone" ? "features" : "probe_features"));
+            continue;
+          }
+          auto logits = probe->forward(features.detach().to(torch::kFloat));
+          auto loss = torch::nn::functional::cross_entropy(
               logits, batch.labels,
               torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
-          s.probe_optimizer->zero_grad();
-          probe_loss.backward();
-          s.probe_optimizer->step();
+          probe_loss = probe_loss.defined() ? probe_loss + loss : loss;
           torch::NoGradGuard no_grad;
           auto known = batch.labels.ge(0);
           auto correct = logits.argmax(1).eq(batch.labels).logical_and(known).sum();
-          out.terms.emplace_back("probe_loss", probe_loss.detach());
-          out.terms.emplace_back("probe_accuracy", correct.to(torch::kDouble) /
-                                                       known.sum().clamp_min(1).to(torch::kDouble));
-        } else if (!s.probe_warned) {
-          s.probe_warned = true;
-          s.context.log(LogLevel::Warning,
-                        "online probe skipped: the method does not return its encoder features "
-                        "(LossOutput::features)");
+          const std::string prefix = probe_prefix(name);
+          out.terms.emplace_back(prefix + "_loss", loss.detach());
+          out.terms.emplace_back(
+              prefix + "_accuracy",
+              correct.to(torch::kDouble) / known.sum().clamp_min(1).to(torch::kDouble));
+        }
+        if (probe_loss.defined()) {
+          s.probe_optimizer->zero_grad();
+          probe_loss.backward();
+          s.probe_optimizer->step();
         }
       }
       ++pos.step;
@@ -510,6 +545,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       torch::NoGradGuard no_grad;
       s.method.eval();
       std::vector<std::pair<std::string, double>> means;
+      size_t probe_slot = 0;  // index of the first probe metric in `means`
       double seen = 0;
       s.val->start_epoch(0);
       LoaderBatch loaded;
@@ -523,34 +559,37 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         if (means.empty()) {
           means.emplace_back("loss", 0.0);
           for (auto& [name, _] : out.terms) means.emplace_back(name, 0.0);
-          if (s.probe) {
-            means.emplace_back("probe_top1", 0.0);
-            means.emplace_back("probe_top5", 0.0);
+          probe_slot = means.size();
+          for (const auto& [name, probe] : s.probe_list) {
+            means.emplace_back(probe_prefix(name) + "_top1", 0.0);
+            means.emplace_back(probe_prefix(name) + "_top5", 0.0);
           }
         }
-        if (s.probe) {
-          auto features =
-              out.features.defined() ? out.features : s.method.encoder()->forward(batch.views[0]);
-          auto logits = s.probe->forward(features);
+        for (size_t p = 0; p < s.probe_list.size(); ++p) {
+          auto& [name, probe] = s.probe_list[p];
+          torch::Tensor features = probe_input(out, name);
+          if (!features.defined() && name == "backbone")
+            features = s.method.encoder()->forward(batch.views[0]);
+          if (!features.defined()) continue;
+          auto logits = probe->forward(features.to(torch::kFloat));
           const int64_t k = std::min<int64_t>(5, logits.size(1));
           auto top = std::get<1>(logits.topk(k, 1));
           auto hit = top.eq(batch.labels.unsqueeze(1));
-          const size_t n = means.size();
-          means[n - 2].second += hit.select(1, 0).sum().item<double>();
-          means[n - 1].second += hit.any(1).sum().item<double>();
+          means[probe_slot + 2 * p].second += hit.select(1, 0).sum().item<double>();
+          means[probe_slot + 2 * p + 1].second += hit.any(1).sum().item<double>();
         }
         means[0].second += out.loss.item<double>() * w;
         for (size_t k = 0; k < out.terms.size(); ++k)
           means[k + 1].second += out.terms[k].second.item<double>() * w;
       }
-      if (s.probe) s.probe->eval();
+      if (s.probes) s.probes->eval();
       for (auto& [name, total] : means) {
         total /= std::max(seen, 1.0);
         s.context.metric("val/" + name, pos.step, total);
       }
       outcome.validation = means;
       s.method.train();
-      if (s.probe) s.probe->train();
+      if (s.probes) s.probes->train();
     }
     pos.validated = true;
     const bool last_epoch = pos.epoch + 1 >= cfg.epochs || pos.step >= s.total_steps;

@@ -50,6 +50,7 @@ struct TrainSettings {
   int64_t max_skipped_steps = 0;   ///< non-finite steps skipped before failing (0: fail at once)
   std::string precision = "fp32";  ///< "fp32", "bf16" (autocast) or "fp16" (CUDA, loss scaling)
   bool online_probe = true;        ///< train a linear probe on detached features alongside
+  bool probe_projector = false;    ///< also probe the method's probe_layers() (projector)
   double probe_lr = 1e-4;          ///< the probe's AdamW learning rate
   double probe_weight_decay = 0;   ///< the probe's AdamW weight decay
   int64_t log_every = 50;          ///< steps between metric reads

@@ -32,6 +32,9 @@ std::vector<ParamGroup> Method::param_groups() {
   return groups;
 }
 void Method::after_optimizer_step(const StepInfo&) {}
+std::vector<std::pair<std::string, int64_t>> Method::probe_layers() const {
+  return {};
+}
 
 Generator::~Generator() = default;
 int64_t Generator::preferred_batch_size() const {

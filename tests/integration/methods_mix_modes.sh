@@ -86,3 +86,16 @@ PY
   done
 done
 echo "methods x mix modes ok"
+
+# Probes on the projector layers, beside the encoder's.
+expect_status 0 "$MDLAB" run "$WORK/simclr.toml" --out "$WORK/probes" --set train.probe_projector=true
+"$PY" - "$WORK/probes/run.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+train = set(f["metrics/train"]); val = set(f["metrics/val"])
+for name in ("probe_accuracy", "probe_projector_hidden_accuracy", "probe_projector_accuracy"):
+    assert name in train, sorted(train)
+for name in ("probe_top1", "probe_projector_hidden_top1", "probe_projector_top5"):
+    assert name in val, sorted(val)
+PY
+echo "projector probes ok"

@@ -2,6 +2,7 @@
 
 #include <mdlab/error.h>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -117,7 +118,16 @@ mdlab::LossOutput BarlowTwins::compute_loss(const mdlab::Batch& batch, const mdl
   // statistics are those of one branch.
   auto f1 = backbone_->forward(batch.views[0]);
   auto f2 = backbone_->forward(batch.views[1]);
-  auto z1 = projector_->forward(f1);
+  // Branch 1 layer by layer, keeping the hidden activations for the probes.
+  std::vector<std::pair<std::string, torch::Tensor>> probe_features;
+  torch::Tensor z1 = f1;
+  size_t layer = 0;
+  for (auto& module : *projector_) {
+    z1 = module.forward(z1);
+    if (++layer % 3 == 0)  // Linear, BatchNorm, ReLU
+      probe_features.emplace_back(fmt::format("projector_hidden{}", layer / 3 - 1), z1);
+  }
+  probe_features.emplace_back("projector", z1);
   auto z2 = projector_->forward(f2);
   auto terms = barlow_loss(z1, z2, lambda_, scale_, *collectives_);
   if (is_training()) {
@@ -138,7 +148,16 @@ mdlab::LossOutput BarlowTwins::compute_loss(const mdlab::Batch& batch, const mdl
   out.terms.emplace_back("on_diag", terms.on_diag.detach());
   out.terms.emplace_back("off_diag", terms.off_diag.detach());
   out.features = f1;
+  out.probe_features = std::move(probe_features);
   return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> BarlowTwins::probe_layers() const {
+  std::vector<std::pair<std::string, int64_t>> layers;
+  for (size_t i = 0; i + 1 < sizes_.size(); ++i)
+    layers.emplace_back(fmt::format("projector_hidden{}", i), sizes_[i]);
+  layers.emplace_back("projector", sizes_.back());
+  return layers;
 }
 
 }  // namespace mdlab::barlow_twins

@@ -67,6 +67,9 @@ class BarlowTwins final : public mdlab::Method {
   std::shared_ptr<mdlab::Backbone> encoder() const override { return backbone_; }
   /// Loss with terms "on_diag" and "off_diag"; features of view1 for the online probe.
   mdlab::LossOutput compute_loss(const mdlab::Batch& batch, const mdlab::StepInfo& step) override;
+  /// "projector_hidden<k>" (after each hidden layer's ReLU) and "projector" (the embedding),
+  /// for the optional online probes on the projector.
+  std::vector<std::pair<std::string, int64_t>> probe_layers() const override;
   /// The projector (null before attach()).
   torch::nn::Sequential& projector() { return projector_; }
 

@@ -122,13 +122,25 @@ mdlab::LossOutput SimClr::compute_loss(const mdlab::Batch& batch, const mdlab::S
     f0 = backbone_->forward(batch.views[0]);
     f1 = backbone_->forward(batch.views[1]);
   }
-  auto z = projector_->forward(torch::cat({f0, f1}));
-  auto loss = nt_xent(z.narrow(0, 0, n), z.narrow(0, n, n), temperature_, *collectives_);
+  // The projector layer by layer, keeping the hidden activations for the probes.
+  torch::Tensor h = torch::cat({f0, f1}), hidden;
+  size_t layer = 0;
+  for (auto& module : *projector_) {
+    h = module.forward(h);
+    if (++layer == 3) hidden = h;  // Linear, BatchNorm (or identity), ReLU
+  }
+  auto loss = nt_xent(h.narrow(0, 0, n), h.narrow(0, n, n), temperature_, *collectives_);
   mdlab::LossOutput out;
   out.loss = loss;
   out.terms.emplace_back("nt_xent", loss.detach());
   out.features = f0;
+  out.probe_features.emplace_back("projector_hidden", hidden.narrow(0, 0, n));
+  out.probe_features.emplace_back("projector", h.narrow(0, 0, n));
   return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> SimClr::probe_layers() const {
+  return {{"projector_hidden", hidden_dim_}, {"projector", output_dim_}};
 }
 
 }  // namespace mdlab::simclr

@@ -47,6 +47,9 @@ class SimClr final : public mdlab::Method {
   std::shared_ptr<mdlab::Backbone> encoder() const override { return backbone_; }
   /// Loss "nt_xent"; features of view1 for the online probe.
   mdlab::LossOutput compute_loss(const mdlab::Batch& batch, const mdlab::StepInfo& step) override;
+  /// "projector_hidden" (after the hidden layer's ReLU) and "projector" (the output), for
+  /// the optional online probes on the projector.
+  std::vector<std::pair<std::string, int64_t>> probe_layers() const override;
   /// The projector (null before attach()).
   torch::nn::Sequential& projector() { return projector_; }
 

@@ -49,16 +49,19 @@ struct MDLAB_SDK_API LossOutput {
   /// Encoder features [N, D] of view 0 when the method computed them anyway (the online
   /// probe then reuses them, detached); undefined otherwise (the trainer computes them).
   torch::Tensor features;
+  /// View-0 rows [N, D_k] of the layers named by Method::probe_layers() (e.g. the projector's),
+  /// for the optional online probes on them; detached by the trainer.
+  std::vector<std::pair<std::string, torch::Tensor>> probe_features;
 };
 
 /// Parameters sharing optimiser treatment.
 struct MDLAB_SDK_API ParamGroup {
-  std::string name;                  ///< "default", "no_decay", "last_layer", ...
-  std::vector<torch::Tensor> params; ///< parameters of the group
-  bool weight_decay = true;          ///< apply weight decay
-  bool lars_adaptation = true;       ///< apply the LARS trust ratio
-  double lr_scale = 1.0;             ///< multiplier on the scheduled learning rate
-  int64_t frozen_epochs = 0;         ///< no updates during the first N epochs (DINO's last layer)
+  std::string name;                   ///< "default", "no_decay", "last_layer", ...
+  std::vector<torch::Tensor> params;  ///< parameters of the group
+  bool weight_decay = true;           ///< apply weight decay
+  bool lars_adaptation = true;        ///< apply the LARS trust ratio
+  double lr_scale = 1.0;              ///< multiplier on the scheduled learning rate
+  int64_t frozen_epochs = 0;          ///< no updates during the first N epochs (DINO's last layer)
 };
 
 /// A training objective; owns the heads it builds on top of the backbone.
@@ -78,6 +81,9 @@ class MDLAB_SDK_API Method : public torch::nn::Module {
   virtual std::vector<ParamGroup> param_groups();
   /// Called after each optimiser step (EMA teachers, centres).
   virtual void after_optimizer_step(const StepInfo& step);
+  /// Layers besides the encoder that online probes may read, as (name, width), name in
+  /// [a-z0-9_]; compute_loss fills LossOutput::probe_features with them. Default: none.
+  virtual std::vector<std::pair<std::string, int64_t>> probe_layers() const;
 };
 
 }  // namespace mdlab
