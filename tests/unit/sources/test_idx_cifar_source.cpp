@@ -1,9 +1,9 @@
-// The "idx" and "cifar" sources: Debian's Fashion-MNIST against load_idx_split, tiny IDX and
+// The "idx" and "cifar" sources: Debian's Fashion-MNIST against the raw IDX arrays, tiny IDX and
 // CIFAR-10/100 files the test writes (keys, labels, CHW -> HWC, class names), and the errors
 // of malformed files.
 #include "data_source.h"
 #include "fixtures.h"
-#include "image_set.h"
+#include "idx_file.h"
 #include "image_writers.h"
 
 #include <mdlab/error.h>
@@ -100,7 +100,7 @@ void check_planes_to_hwc(const ImageU8& img, int record) {
 
 }  // namespace
 
-TEST_CASE("idx source over Debian's Fashion-MNIST matches load_idx_split") {
+TEST_CASE("idx source over Debian's Fashion-MNIST matches the raw IDX arrays") {
   const fs::path root = "/usr/share/datasets/fashion-mnist";
   if (!fs::exists(root / "t10k-images-idx3-ubyte.gz")) {
     std::printf("SKIPPED: %s not installed (Debian package dataset-fashion-mnist)\n", root.c_str());
@@ -115,15 +115,15 @@ TEST_CASE("idx source over Debian's Fashion-MNIST matches load_idx_split") {
   CHECK(test->classes()[9] == "Ankle boot");
   CHECK(test->key(17) == "test/17");
 
-  const mdlab::ImageSet set = mdlab::load_idx_split(root, "test");
-  CHECK(test->label(0) == set.labels[0].item<int64_t>());
-  CHECK(test->label(9999) == set.labels[9999].item<int64_t>());
+  const mdlab::IdxSplit raw = mdlab::read_idx_split(root, "test");
+  CHECK(test->label(0) == raw.labels.data[0].item<int64_t>());
+  CHECK(test->label(9999) == raw.labels.data[9999].item<int64_t>());
   ImageU8 img;
   test->load(0, img);
   REQUIRE(img.channels == 1);
   REQUIRE(img.height == 28);
   REQUIRE(img.width == 28);
-  auto expected = set.images[0][0].contiguous();
+  auto expected = raw.images.data[0].contiguous();
   CHECK(std::equal(img.data.begin(), img.data.end(), expected.data_ptr<uint8_t>()));
 }
 
