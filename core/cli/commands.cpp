@@ -3,6 +3,7 @@
 #include "build_info.h"
 #include "config_reference.h"
 #include "exit_codes.h"
+#include "evaluation.h"
 #include "experiment.h"
 #include "experiment_schema.h"
 #include "host_checks.h"
@@ -275,6 +276,45 @@ int command_embed(const std::vector<std::string>& args) {
   std::fprintf(stderr, "mdlab: wrote features of %lld images to %s\n",
                static_cast<long long>(n), out.c_str());
   return kExitOk;
+}
+
+int command_eval(const std::vector<std::string>& args) {
+  EvalRequest request;
+  std::string experiment, checkpoint, weights, out;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")(
+      "checkpoint", po::value(&checkpoint),
+      "run directory: evaluate the encoder of its last checkpoint, tables into its run log")(
+      "weights", po::value(&weights),
+      "backbone weights (safetensors) for the experiment's [backbone]")(
+      "out", po::value(&out), "with --weights: run directory for the results")(
+      "set", po::value(&request.sets)->composing(), "override a config value (as for run)");
+  visible.add(plugin_options(plugin_paths));
+  // EXP.toml is optional here: with --checkpoint the run's own config is the default.
+  Positional optional_experiment;
+  optional_experiment.hidden.add_options()("experiment", po::value(&experiment), "experiment");
+  optional_experiment.position.add("experiment", 1);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab eval [EXP.toml] (--checkpoint RUN_DIR | --weights W.safetensors "
+             "[--out DIR])\n\n"
+             "Runs the [[eval]] entries of EXP.toml (default: the run's config.toml) on a "
+             "frozen encoder and writes their tables to the run log (/eval/<evaluator>/...).",
+             visible, optional_experiment, vm))
+    return kExitOk;
+  if (checkpoint.empty() == weights.empty())
+    throw UsageError("give exactly one of --checkpoint RUN_DIR and --weights FILE");
+  if (!weights.empty() && experiment.empty())
+    throw UsageError("with --weights, name the experiment file (EXP.toml)");
+  if (!out.empty() && weights.empty())
+    throw UsageError("--out goes with --weights (--checkpoint writes into the run)");
+  if (!experiment.empty()) request.experiment = fs::path(experiment);
+  if (!checkpoint.empty()) request.checkpoint = fs::path(checkpoint);
+  if (!weights.empty()) request.weights = fs::path(weights);
+  if (!out.empty()) request.out = fs::path(out);
+  auto registry = load_plugins(plugin_paths, true);
+  return eval_command(request, registry);
 }
 
 int command_config_reference(const std::vector<std::string>& args) {

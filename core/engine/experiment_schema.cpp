@@ -84,6 +84,36 @@ ExperimentSchema experiment_schema() {
                          "Transform of the validation and evaluation images (default preset "
                          "\"eval\": Resize(size / 0.875) + CenterCrop(size))"});
 
+  OptionsSchema datasets;
+  datasets.add_string("format", "folder", "Dataset format (idx, folder, cifar)")
+      .one_of({"idx", "folder", "cifar"});
+  datasets.add_string("root", "", "Dataset folder (as [data] root)");
+  datasets.add_string("train_split", "train",
+                      "Split a probe trains on (\"\" for none: a test-only shift set)");
+  datasets.add_string("test_split", "test", "Split a probe is measured on (\"\" for none)");
+  datasets.add_string("class_list", "",
+                      "folder: file naming the classes (\"wnid\" or \"folder wnid\" per line; "
+                      "maps folders named by index, as ImageNet-V2's, to WordNet ids)");
+  datasets
+      .add_string("labels", "own",
+                  "own: the dataset's classes (transfer); training: restricted to and "
+                  "relabelled into the training classes by name (shift sets)")
+      .one_of({"own", "training"});
+  datasets.add_float("fraction", 1.0, "Stratified fraction of the train split used")
+      .range(1e-6, 1.0);
+  datasets.add_float("test_fraction", 1.0, "Stratified fraction of the test split used")
+      .range(1e-6, 1.0);
+  datasets.add_int("size", 0, "Side of the evaluation images (0: that of the training data)")
+      .at_least(0);
+  datasets.add_string("on_error", "error", "A corrupt image: \"error\" or \"skip\"")
+      .one_of({"error", "skip"});
+  schema.core.push_back(
+      {"datasets.*", datasets, false,
+       "Further datasets for the evaluators, by name: shift sets (labels = \"training\") and "
+       "transfer sets. An evaluator reads them as splits \"<name>/train\" and \"<name>/test\", "
+       "through the [data.eval] transform (Resize + CenterCrop for folders, Resize for "
+       "fixed-size formats)."});
+
   OptionsSchema train;
   train.add_int("epochs", 1, "Passes over the training set").range(1, 100000);
   train.add_int("batch_size", 256, "Samples per step").range(1, 1 << 20);

@@ -3,6 +3,7 @@
 #include "atomic_file.h"
 #include "build_info.h"
 #include "exit_codes.h"
+#include "evaluation.h"
 #include "experiment.h"
 #include "host_checks.h"
 #include "progress.h"
@@ -27,13 +28,14 @@
 namespace fs = std::filesystem;
 
 namespace mdlab {
-namespace {
 
 std::string now_text(const char* format) {
   return fmt::format(
       fmt::runtime(format),
       fmt::localtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
 }
+
+namespace {
 
 fs::path new_run_dir(const fs::path& parent) {
   const std::string stamp = now_text("{:%Y%m%d-%H%M%S}");
@@ -124,7 +126,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     TrainOutcome outcome = trainer.run(*run_dir / "checkpoints");
 
     if (!outcome.validation.empty()) {
-      Table table{"final", {"test"}, {}, {{}}};
+      Table table{"final", {"test"}, {}, {{}}, {}};
       for (auto& [name, value] : outcome.validation) {
         table.columns.push_back(name);
         table.values[0].push_back(value);
@@ -148,6 +150,13 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
     switch (outcome.status) {
       case TrainOutcome::Status::Completed:
+        if (!exp.config.find_all("eval").empty()) {
+          // The frozen encoder of the last step; a failure here fails the run, whose
+          // checkpoint stays for `mdlab eval --checkpoint`.
+          auto encoder = method->encoder();
+          run_evaluations(exp, registry, *encoder, evaluation_size(exp, method->view_slots()),
+                          context, run_log);
+        }
         run_log.set_status(RunStatus::Completed);
         run_log.flush();
         context.log(LogLevel::Info, fmt::format("completed {} steps; run log {}", outcome.steps,

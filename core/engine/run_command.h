@@ -18,8 +18,12 @@ struct RunRequest {
   bool resume = false;                     ///< --resume
 };
 
+/// The local time now, formatted with fmt's chrono `format` ("{:%Y%m%d-%H%M%S}").
+std::string now_text(const char* format);
+
 /// Runs an experiment; returns the process exit status (0, 1, 2 or 130). Config errors are
 /// thrown as ConfigError before the run directory is created.
+
 int run_experiment(const RunRequest& request, const PluginRegistry& registry);
 
 }  // namespace mdlab

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <cstddef>
 #include <cstdio>
 #include <limits>
@@ -385,6 +387,12 @@ void RunLog::write_table(std::string_view evaluator, const Table& table) {
           d.path, what);
   write_string_array_attribute(dset.get(), "rows", table.rows, d.path, "/" + rel);
   write_string_array_attribute(dset.get(), "columns", table.columns, d.path, "/" + rel);
+  if (std::any_of(table.notes.begin(), table.notes.end(), [](auto& n) { return !n.empty(); })) {
+    MDLAB_CHECK(table.notes.size() == table.rows.size(),
+                "run log {}: table /{} has {} notes for {} rows", d.path.string(), rel,
+                table.notes.size(), table.rows.size());
+    write_string_array_attribute(dset.get(), "notes", table.notes, d.path, "/" + rel);
+  }
   dset.reset();
   d.flush();
 }

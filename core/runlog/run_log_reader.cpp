@@ -116,6 +116,8 @@ void read_tables(hid_t root, const fs::path& file, RunLogContents& out) {
       table.name = rel.substr(slash + 1);
       table.rows = labels_or_indices(dset.get(), "rows", shape[0], file, object);
       table.columns = labels_or_indices(dset.get(), "columns", shape[1], file, object);
+      if (h5_bool(H5Aexists(dset.get(), "notes"), file, "look up attribute notes"))
+        table.notes = labels_or_indices(dset.get(), "notes", shape[0], file, object);
       std::vector<double> flat(shape[0] * shape[1]);
       if (!flat.empty())
         h5_ok(H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()),
@@ -291,16 +293,7 @@ std::string render_tables(const RunLogContents& contents) {
     for (const auto& t : tables) {
       if (!out.empty()) out += '\n';
       out += fmt::format("  {} / {}\n", evaluator, t.name);
-      std::vector<std::string> header{""};
-      header.insert(header.end(), t.columns.begin(), t.columns.end());
-      TextTable text(std::move(header));
-      text.set_align(0, TextTable::Align::Left);
-      for (size_t r = 0; r < t.rows.size(); ++r) {
-        std::vector<std::string> cells{t.rows[r]};
-        for (double v : t.values[r]) cells.push_back(format_value(v));
-        text.add_row(std::move(cells));
-      }
-      out += text.render("    ");
+      out += render_table(t, "    ");
     }
   }
   return out;
@@ -319,6 +312,24 @@ std::string render_artifacts(const RunLogContents& contents) {
 }
 
 }  // namespace
+
+std::string render_table(const Table& t, std::string_view indent) {
+  const bool notes =
+      std::any_of(t.notes.begin(), t.notes.end(), [](const std::string& n) { return !n.empty(); });
+  std::vector<std::string> header{""};
+  header.insert(header.end(), t.columns.begin(), t.columns.end());
+  if (notes) header.push_back("note");
+  TextTable text(std::move(header));
+  text.set_align(0, TextTable::Align::Left);
+  if (notes) text.set_align(t.columns.size() + 1, TextTable::Align::Left);
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    std::vector<std::string> cells{t.rows[r]};
+    for (double v : t.values[r]) cells.push_back(std::isnan(v) ? "-" : format_value(v));
+    if (notes) cells.push_back(r < t.notes.size() ? t.notes[r] : "");
+    text.add_row(std::move(cells));
+  }
+  return text.render(indent);
+}
 
 bool parse_run_status(std::string_view name, RunStatus& status) {
   for (RunStatus s :

@@ -64,6 +64,10 @@ std::vector<uint8_t> read_artifact_uint8(const std::filesystem::path& file, std:
 /// 1e-3 or from 1e6 on, "nan"/"inf" for non-finite values.
 std::string format_value(double value);
 
+/// One evaluation table aligned, each line prefixed with `indent`: a column of row labels,
+/// one per metric ("-" for NaN: no value), and a "note" column when any row has a note.
+std::string render_table(const Table& table, std::string_view indent = "");
+
 /// Text for `mdlab show`: sections Run (status, reason, meta), Config (experiment, seed,
 /// device and one line per plugin section), Metrics (name, count, last step, last value, min,
 /// max), Evaluation (each table aligned), then Artifacts and Damaged when there are any.

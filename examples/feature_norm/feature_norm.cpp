@@ -22,7 +22,7 @@ class FeatureNorm final : public mdlab::Evaluator {
 
   mdlab::EvalResult evaluate(mdlab::Backbone& encoder, mdlab::EvalData& data,
                              mdlab::Context&) override {
-    mdlab::Table table{"feature_norm", {}, {"mean_norm", "samples"}, {}};
+    mdlab::Table table{"feature_norm", {}, {"mean_norm", "samples"}, {}, {}};
     for (const auto& split : data.splits()) {
       auto stream = data.open(split);
       torch::Tensor images, labels;
@@ -36,7 +36,9 @@ class FeatureNorm final : public mdlab::Evaluator {
       table.rows.push_back(split);
       table.values.push_back({n ? sum / n : 0.0, static_cast<double>(n)});
     }
-    return {{table}};
+    mdlab::EvalResult result;
+    result.tables.push_back(std::move(table));
+    return result;
   }
 
  private:

@@ -1,5 +1,5 @@
-// A Context for unit tests: CPU, a fixed seed, no run directory, logs and metrics dropped,
-// and, when given, a factory for create_backbone() (methods with a teacher network).
+// A Context for unit tests: CPU, a fixed seed, no run directory, logs, progress and metrics
+// dropped, and, when given, a factory for create_backbone() (methods with a teacher network).
 #pragma once
 
 #include <mdlab/backbone.h>
@@ -27,7 +27,7 @@ class TestContext : public Context {
     return make_cpu_generator(derive_seed(seed_, stream));
   }
   void log(LogLevel, std::string_view) override {}
-  ProgressReporter& progress() override { throw Error("no progress in tests"); }
+  ProgressReporter& progress() override { return progress_; }
   const std::filesystem::path& run_dir() const override { return dir_; }
   void metric(std::string_view, int64_t, double) override {}
   std::shared_ptr<Backbone> create_backbone() override {
@@ -37,6 +37,12 @@ class TestContext : public Context {
  private:
   uint64_t seed_;
   std::function<std::shared_ptr<Backbone>()> make_backbone_;
+  // Progress is dropped, as logs and metrics are.
+  struct SilentProgress final : ProgressReporter {
+    void begin(std::string_view, int64_t) override {}
+    void update(int64_t, std::string_view) override {}
+    void end() override {}
+  } progress_;
   std::filesystem::path dir_ = std::filesystem::temp_directory_path();
 };
 

@@ -129,6 +129,11 @@ class OneSplit final : public mdlab::EvalData {
     };
     return std::make_unique<Stream>();
   }
+  std::vector<std::string> class_names(const std::string&) override { return {"0"}; }
+  mdlab::Normalization normalization(const std::string&) override { return {{0.5}, {0.5}}; }
+  mdlab::FeatureSet features(const std::string&) override {
+    return {torch::ones({4, 3}), torch::zeros({4}, torch::kLong), 1};
+  }
 };
 
 class Identity final : public mdlab::Backbone {
