@@ -20,6 +20,7 @@
 
 #include "image.h"
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -43,9 +44,9 @@ void gaussian_kernel(int size, double sigma, float* out);
 
 /// Reusable buffers of gaussian_blur.
 struct BlurScratch {
-  std::vector<float> kernel;  ///< the 1-D kernel
-  std::vector<float> row;     ///< one vertically blurred row, with its mirrored margins
-  std::vector<int> rows;      ///< mirrored row indices of one output row's taps
+  std::vector<float> kernel;         ///< the 1-D kernel
+  std::vector<float> row;            ///< one vertically blurred row, with mirrored margins
+  std::vector<const uint8_t*> rows;  ///< source rows of one output row's taps (mirrored)
 };
 
 /// torchvision `F.gaussian_blur(img, [k, k], [sigma, sigma])` (see the header comment).

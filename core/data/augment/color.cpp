@@ -1,5 +1,7 @@
 #include "color.h"
 
+#include "vector_clones.h"
+
 #include <mdlab/error.h>
 
 #include <algorithm>
@@ -18,6 +20,58 @@ size_t pixel_count(const ImageU8& img) {
   return static_cast<size_t>(img.height) * img.width;
 }
 
+// blend() without its branches, so that the loops below vectorise: the same float operations
+// (int difference converted exactly, one multiply, one add), then truncation toward zero and a
+// clamp, which equals blend's "<= 0 -> 0, >= 255 -> 255, else truncate" for every float.
+inline uint8_t blend_fast(int degenerate, int value, float factor) {
+  const float v = static_cast<float>(degenerate) + factor * static_cast<float>(value - degenerate);
+  // Bounded first, so that the conversion cannot overflow whatever the factor.
+  const int t = static_cast<int>(std::min(std::max(v, -1.0f), 256.0f));
+  return static_cast<uint8_t>(t < 0 ? 0 : (t > 255 ? 255 : t));
+}
+
+// Every byte blended toward one constant (brightness: 0, contrast: the mean gray level). As
+// arithmetic rather than a 256-entry table: vectorised it costs a fraction of a look-up.
+MDLAB_VECTOR_CLONES
+void blend_constant(uint8_t* p, size_t n, int degenerate, float factor) {
+  for (size_t i = 0; i < n; ++i) p[i] = blend_fast(degenerate, p[i], factor);
+}
+
+// Saturation: each RGB byte blended toward its pixel's gray level. Per chunk of pixels the
+// gray level is first spread to the three bytes of its pixel, so that the blend runs over
+// contiguous bytes (vectorisable) instead of per pixel.
+MDLAB_VECTOR_CLONES
+void blend_own_gray(uint8_t* px, size_t pixels, float factor) {
+  constexpr size_t kChunk = 64;
+  uint8_t gray[3 * kChunk];
+  for (size_t i0 = 0; i0 < pixels; i0 += kChunk) {
+    const size_t m = std::min(kChunk, pixels - i0);
+    uint8_t* p = px + 3 * i0;
+    for (size_t i = 0; i < m; ++i) {
+      const uint8_t l = gray_level(p[3 * i], p[3 * i + 1], p[3 * i + 2]);
+      gray[3 * i] = l;
+      gray[3 * i + 1] = l;
+      gray[3 * i + 2] = l;
+    }
+    for (size_t i = 0; i < 3 * m; ++i) p[i] = blend_fast(gray[i], p[i], factor);
+  }
+}
+
+MDLAB_VECTOR_CLONES
+uint64_t sum_gray_rgb(const uint8_t* p, size_t pixels) {
+  // 32-bit partial sums per chunk (255 * 2^16 fits), so the loop vectorises in 32-bit lanes.
+  uint64_t sum = 0;
+  constexpr size_t kChunk = size_t{1} << 16;
+  for (size_t i0 = 0; i0 < pixels; i0 += kChunk) {
+    const size_t m = std::min(kChunk, pixels - i0);
+    const uint8_t* q = p + 3 * i0;
+    uint32_t part = 0;
+    for (size_t i = 0; i < m; ++i) part += gray_level(q[3 * i], q[3 * i + 1], q[3 * i + 2]);
+    sum += part;
+  }
+  return sum;
+}
+
 }  // namespace
 
 int mean_gray_level(const ImageU8& img) {
@@ -26,7 +80,7 @@ int mean_gray_level(const ImageU8& img) {
   uint64_t sum = 0;
   const uint8_t* p = img.data.data();
   if (img.channels == 3) {
-    for (size_t i = 0; i < n; ++i, p += 3) sum += gray_level(p[0], p[1], p[2]);
+    sum = sum_gray_rgb(p, n);
   } else {
     for (size_t i = 0; i < n; ++i) sum += p[i];
   }
@@ -39,28 +93,16 @@ void apply_lut(ImageU8& img, const uint8_t* lut) {
 }
 
 void adjust_brightness(ImageU8& img, float factor) {
-  uint8_t lut[256];
-  for (int v = 0; v < 256; ++v) lut[v] = blend(0, v, factor);
-  apply_lut(img, lut);
+  blend_constant(img.data.data(), img.data.size(), 0, factor);
 }
 
 void adjust_contrast(ImageU8& img, float factor) {
-  const int mean = mean_gray_level(img);
-  uint8_t lut[256];
-  for (int v = 0; v < 256; ++v) lut[v] = blend(mean, v, factor);
-  apply_lut(img, lut);
+  blend_constant(img.data.data(), img.data.size(), mean_gray_level(img), factor);
 }
 
 void adjust_saturation(ImageU8& img, float factor) {
   if (img.channels != 3) return;  // the gray image is its own degenerate
-  uint8_t* p = img.data.data();
-  const size_t n = pixel_count(img);
-  for (size_t i = 0; i < n; ++i, p += 3) {
-    const int l = gray_level(p[0], p[1], p[2]);
-    p[0] = blend(l, p[0], factor);
-    p[1] = blend(l, p[1], factor);
-    p[2] = blend(l, p[2], factor);
-  }
+  blend_own_gray(img.data.data(), pixel_count(img), factor);
 }
 
 uint8_t hue_shift(double hue) {
@@ -131,16 +173,20 @@ namespace {
 // H depends only on the differences from the largest channel (d = maxc - channel), and the
 // channel holding the maximum is one of three cases (r first, then g, then b, as the
 // branches test them): hue[case][d_a][d_b] over the other two channels. S depends on
-// (maxc - minc, maxc). The inverse needs, per (h, s), the sector and the factors of p, q, t.
+// (maxc - minc, maxc). The inverse needs, per h, the sector and f; per s, fs.
 struct HueTables {
   std::vector<uint8_t> hue;         // [3][256][256]
   std::vector<uint8_t> saturation;  // [256 (maxc - minc)][256 (maxc)]
-  std::vector<uint8_t> p;           // [256 s][256 v]
-  std::vector<float> q_factor;      // [256 h][256 s]: fs * f, in float as Pillow computes it
-  std::vector<double> t_factor;     // [256 h][256 s]: 1.0 - fs * (1.0 - f)
-  uint8_t sector[256];              // i % 6 of h
+  // fs = s / 255 and f = the fraction of h * 6 / 255, in float as Pillow computes them. The
+  // products with v are left to adjust_hue: arithmetic is cheaper than the cache misses of
+  // 64K-entry tables of p, q and t factors.
+  float fs[256];
+  float f[256];
+  // Per h, where R, G and B take their value from in the word v | p << 8 | q << 16 | t << 24:
+  // the bit offsets of the six sectors (i % 6) of PIL's HSV -> RGB switch.
+  uint8_t shift_r[256], shift_g[256], shift_b[256];
 
-  HueTables() : hue(3 * 65536), saturation(65536), p(65536), q_factor(65536), t_factor(65536) {
+  HueTables() : hue(3 * 65536), saturation(65536) {
     uint8_t rgb[3], hsv[3];
     for (int a = 0; a < 256; ++a) {
       for (int b = 0; b < 256; ++b) {
@@ -173,20 +219,17 @@ struct HueTables {
       const double h6 = static_cast<double>(static_cast<float>(h)) * 6.0 / 255.0;
       const int i = static_cast<int>(std::floor(h6));
       const float f = static_cast<float>(h6 - static_cast<float>(i));
-      sector[h] = static_cast<uint8_t>(i % 6);
-      for (int sat = 0; sat < 256; ++sat) {
-        const float fs = static_cast<float>(static_cast<float>(sat) / 255.0);
-        q_factor[h * 256 + sat] = fs * f;
-        t_factor[h * 256 + sat] = 1.0 - fs * (1.0 - f);
-      }
+      // (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q); v 0, p 8, q 16, t 24.
+      static constexpr uint8_t kShifts[6][3] = {{0, 24, 8}, {16, 0, 8}, {8, 0, 24},
+                                                {8, 16, 0}, {24, 8, 0}, {0, 8, 16}};
+      const int sector = i % 6;
+      shift_r[h] = kShifts[sector][0];
+      shift_g[h] = kShifts[sector][1];
+      shift_b[h] = kShifts[sector][2];
+      this->f[h] = f;
     }
-    for (int sat = 0; sat < 256; ++sat) {
-      for (int v = 0; v < 256; ++v) {
-        hsv[0] = 0, hsv[1] = static_cast<uint8_t>(sat), hsv[2] = static_cast<uint8_t>(v);
-        hsv_to_rgb(hsv, rgb);
-        p[sat * 256 + v] = sat == 0 ? static_cast<uint8_t>(v) : rgb[2];  // sector 0: (v, t, p)
-      }
-    }
+    for (int sat = 0; sat < 256; ++sat)
+      fs[sat] = static_cast<float>(static_cast<float>(sat) / 255.0);
   }
 };
 
@@ -195,8 +238,12 @@ const HueTables& hue_tables() {
   return tables;
 }
 
-inline uint8_t round_byte(double x) {
-  return clip8(static_cast<int>(std::round(x)));
+// clip8(int(std::round(x))) for 0 <= x < 2^31 without the libm call: round half away from
+// zero is the truncation plus one when the fraction is >= 0.5 (x - n is exact here).
+inline uint32_t round_byte(double x) {
+  const int n = static_cast<int>(x);
+  const int r = n + (x - static_cast<double>(n) >= 0.5 ? 1 : 0);
+  return static_cast<uint32_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
 }
 
 }  // namespace
@@ -208,38 +255,34 @@ void adjust_hue(ImageU8& img, double hue) {
   const HueTables& t = hue_tables();
   uint8_t* px = img.data.data();
   const size_t n = pixel_count(img);
+  // Branch-free per pixel: which channel holds the maximum and the output sector vary from
+  // pixel to pixel unpredictably, and mispredicted branches dominated the cost. Gray pixels
+  // (minc == maxc) and S == 0 need no special case: the saturation table gives S = 0 for them
+  // and then p = q = t = v, i.e. the pixel comes back as (v, v, v), unchanged for gray ones,
+  // as Pillow's branches give.
   for (size_t i = 0; i < n; ++i, px += 3) {
-    const uint8_t r = px[0], g = px[1], b = px[2];
-    const uint8_t maxc = std::max(r, std::max(g, b));
-    const uint8_t minc = std::min(r, std::min(g, b));
-    if (minc == maxc) continue;  // S = 0: the pixel comes back unchanged
-    size_t index;
-    if (r == maxc) {
-      index = (0u * 256 + (maxc - g)) * 256 + (maxc - b);
-    } else if (g == maxc) {
-      index = (1u * 256 + (maxc - r)) * 256 + (maxc - b);
-    } else {
-      index = (2u * 256 + (maxc - r)) * 256 + (maxc - g);
-    }
-    const uint8_t h = static_cast<uint8_t>(t.hue[index] + shift);
-    const uint8_t s = t.saturation[(maxc - minc) * 256 + maxc];
-    const uint8_t v = maxc;
-    if (s == 0) {
-      px[0] = px[1] = px[2] = v;
-      continue;
-    }
+    const uint32_t r = px[0], g = px[1], b = px[2];
+    const uint32_t maxc = std::max(r, std::max(g, b));
+    const uint32_t minc = std::min(r, std::min(g, b));
+    // The cases of rgb_to_hsv, tested in its order: r is the maximum, else g, else b.
+    const bool r_max = r == maxc;
+    const bool g_max = !r_max && g == maxc;
+    const uint32_t hue_case = r_max ? 0u : (g_max ? 1u : 2u);
+    const uint32_t d_a = maxc - (r_max ? g : r);
+    const uint32_t d_b = maxc - (r_max || g_max ? b : g);
+    const uint8_t h = static_cast<uint8_t>(t.hue[(hue_case * 256 + d_a) * 256 + d_b] + shift);
+    const uint32_t s = t.saturation[(maxc - minc) * 256 + maxc];
+    const uint32_t v = maxc;
+    // hsv_to_rgb's p, q and t with its types: fs * f in float, the rest in double.
     const double vd = static_cast<double>(v);
-    const uint8_t p = t.p[s * 256 + v];
-    const uint8_t q = round_byte(vd * (1.0 - t.q_factor[h * 256 + s]));
-    const uint8_t u = round_byte(vd * t.t_factor[h * 256 + s]);
-    switch (t.sector[h]) {
-      case 0: px[0] = v, px[1] = u, px[2] = p; break;
-      case 1: px[0] = q, px[1] = v, px[2] = p; break;
-      case 2: px[0] = p, px[1] = v, px[2] = u; break;
-      case 3: px[0] = p, px[1] = q, px[2] = v; break;
-      case 4: px[0] = u, px[1] = p, px[2] = v; break;
-      default: px[0] = v, px[1] = p, px[2] = q; break;
-    }
+    const float fs = t.fs[s], f = t.f[h];
+    const uint32_t p = round_byte(vd * (1.0 - fs));
+    const uint32_t q = round_byte(vd * (1.0 - fs * f));
+    const uint32_t u = round_byte(vd * (1.0 - fs * (1.0 - f)));
+    const uint32_t word = v | p << 8 | q << 16 | u << 24;
+    px[0] = static_cast<uint8_t>(word >> t.shift_r[h]);
+    px[1] = static_cast<uint8_t>(word >> t.shift_g[h]);
+    px[2] = static_cast<uint8_t>(word >> t.shift_b[h]);
   }
 }
 

@@ -1,0 +1,13 @@
+// MDLAB_VECTOR_CLONES: compiles a hot loop twice, for the baseline x86-64 ISA (SSE2) and for
+// AVX2, and picks the version at load time from the CPU (GCC function multi-versioning,
+// an ifunc). The build stays portable (no -march), and the AVX2 clone doubles the vector
+// width of the loops the compiler vectorises. Only "avx2" is named, never "fma" or
+// "arch=x86-64-v3": contracting a * b + c into one FMA would change the float rounding the
+// bit-exactness tests pin down. Other compilers and targets get the plain function.
+#pragma once
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MDLAB_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MDLAB_VECTOR_CLONES
+#endif
