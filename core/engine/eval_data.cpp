@@ -16,19 +16,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <thread>
 
 namespace mdlab {
 
 namespace {
 
 const ViewSlot kEvalSlot{"eval", "", 0, "eval"};
-
-int eval_threads(const Options& data) {
-  const int64_t w = data.get_int("workers");
-  if (w >= 0) return static_cast<int>(w);
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 // A pass over a split: the loader (unshuffled, every sample) and the transforms it reads,
 // which must outlive it.
@@ -149,7 +142,7 @@ CoreEvalData::Split& CoreEvalData::base_split(const std::string& name) {
     const bool test = name == "test";
     s->source = open_data_split(data, data.get_string(test ? "test_split" : "train_split"));
     s->on_error = parse_on_error(data.get_string("on_error"));
-    s->threads = eval_threads(data);
+    s->threads = worker_count(data);
     const double fraction = data.get_float(test ? "test_fraction" : "fraction");
     if (fraction < 1.0)
       s->indices = stratified_subset_indices(
@@ -180,7 +173,7 @@ CoreEvalData::Split& CoreEvalData::base_split(const std::string& name) {
     s->source = open_data_split(o, o.get_string(test ? "test_split" : "train_split"),
                                 std::move(train_classes));
     s->on_error = parse_on_error(o.get_string("on_error"));
-    s->threads = eval_threads(data);
+    s->threads = worker_count(data);
     const double fraction = o.get_float(test ? "test_fraction" : "fraction");
     if (fraction < 1.0)
       s->indices = stratified_subset_indices(
@@ -218,7 +211,7 @@ std::unique_ptr<BatchStream> CoreEvalData::open(const std::string& split) {
   lo.seed = derive_seed(settings_.seed, "eval/" + split);
   lo.shuffle = false;
   lo.drop_last = false;
-  lo.pin_memory = encoder_.parameters().empty() ? false : context_.device().is_cuda();
+  lo.pin_memory = context_.device().is_cuda();
 
   const SlotTransform* transform = s.eval.get();
   int64_t epoch = 0;

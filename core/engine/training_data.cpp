@@ -71,13 +71,13 @@ MixOptions mix_options(const Options& data) {
   return o;
 }
 
+}  // namespace
+
 int worker_count(const Options& data) {
   const int64_t w = data.get_int("workers");
   if (w >= 0) return static_cast<int>(w);
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
-
-}  // namespace
 
 AugmentConfig slot_augment_config(const ValidatedConfig& config, const ViewSlot& slot,
                                   int default_channels, int dataset_size) {

@@ -56,6 +56,9 @@ AugmentConfig slot_augment_config(const ValidatedConfig& config, const ViewSlot&
 AugmentConfig eval_augment_config(const ValidatedConfig& config, int size, int default_channels,
                                   std::string_view default_preset = "eval");
 
+/// Loader threads of `[data] workers` (-1: one per core).
+int worker_count(const Options& data);
+
 /// The side of the images of a fixed-size format (idx, cifar: the first sample's shorter
 /// side), or 0 for formats whose images vary (folder).
 int dataset_image_size(const DataSource& source, const std::string& format);

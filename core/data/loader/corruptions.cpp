@@ -164,8 +164,8 @@ CorruptedTransform::CorruptedTransform(const SlotTransform& base, std::vector<do
                                        std::vector<double> stddev, Corruption corruption,
                                        int severity)
     : base_(base),
-      mean_(std::move(mean)),
-      stddev_(std::move(stddev)),
+      table1_(augment::make_normalize_table(mean, stddev, 1)),
+      table3_(augment::make_normalize_table(mean, stddev, 3)),
       corruption_(corruption),
       severity_(severity) {
   MDLAB_CHECK(severity >= 1 && severity <= 5, "corruption severity {} is outside 1..5", severity);
@@ -187,7 +187,7 @@ void CorruptedTransform::run(const ImageU8& src, SampleRng& rng, float* out_chw)
   base_.run(src, rng, out_chw);
   const int s = base_.out_size();
   const int ch = base_.out_channels(src.channels);
-  const augment::NormalizeTable table = augment::make_normalize_table(mean_, stddev_, ch);
+  const augment::NormalizeTable& table = ch == 1 ? table1_ : table3_;
   const size_t plane = static_cast<size_t>(s) * s;
   // Back to the bytes: the table is increasing, so the nearest entry is the byte written.
   ImageU8 img;

@@ -53,8 +53,8 @@ class CorruptedTransform final : public SlotTransform {
 
  private:
   const SlotTransform& base_;
-  std::vector<double> mean_;
-  std::vector<double> stddev_;
+  augment::NormalizeTable table1_;  // 1-channel views
+  augment::NormalizeTable table3_;  // 3-channel views
   Corruption corruption_;
   int severity_;
 };

@@ -47,6 +47,7 @@ std::vector<Accuracy> knn_accuracy(const torch::Tensor& train_features,
   for (size_t j = 0; j < ks.size(); ++j) {
     out[j].samples = n_test;
     out[j].correct = correct1[j];
+    out[j].correct5 = correct5[j];
     out[j].top1 = n_test ? static_cast<double>(correct1[j]) / n_test : 0.0;
     out[j].top5 = n_test ? static_cast<double>(correct5[j]) / n_test : 0.0;
   }

@@ -14,9 +14,9 @@ Accuracy accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
   const torch::Tensor top = std::get<1>(logits.topk(k, 1));
   const torch::Tensor hit = top.eq(labels.to(top.device()).view({-1, 1}));
   a.correct = hit.select(1, 0).sum().item<int64_t>();
-  const int64_t correct5 = hit.any(1).sum().item<int64_t>();
+  a.correct5 = hit.any(1).sum().item<int64_t>();
   a.top1 = static_cast<double>(a.correct) / static_cast<double>(a.samples);
-  a.top5 = static_cast<double>(correct5) / static_cast<double>(a.samples);
+  a.top5 = static_cast<double>(a.correct5) / static_cast<double>(a.samples);
   return a;
 }
 
@@ -139,18 +139,17 @@ Accuracy LinearProbe::evaluate(const torch::Tensor& features, const torch::Tenso
   torch::NoGradGuard no_grad;
   const torch::Tensor x = prepare(features);
   Accuracy total;
-  int64_t correct5 = 0;
   const int64_t chunk = 4096;
   for (int64_t i = 0; i < x.size(0); i += chunk) {
     const torch::Tensor logits = torch::addmm(bias_, x.slice(0, i, i + chunk), weight_.t());
     const Accuracy a = accuracy(logits, labels.slice(0, i, i + chunk));
     total.samples += a.samples;
     total.correct += a.correct;
-    correct5 += std::llround(a.top5 * static_cast<double>(a.samples));
+    total.correct5 += a.correct5;
   }
   if (total.samples > 0) {
     total.top1 = static_cast<double>(total.correct) / static_cast<double>(total.samples);
-    total.top5 = static_cast<double>(correct5) / static_cast<double>(total.samples);
+    total.top5 = static_cast<double>(total.correct5) / static_cast<double>(total.samples);
   }
   return total;
 }

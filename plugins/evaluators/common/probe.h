@@ -33,10 +33,11 @@ struct ProbeSettings {
 
 /// Top-1 and top-5 accuracy in [0, 1] (top-5 is top-min(5, classes)).
 struct Accuracy {
-  double top1 = 0;      ///< fraction of samples whose best class is right
-  double top5 = 0;      ///< fraction whose right class is among the best five
-  int64_t samples = 0;  ///< samples measured
-  int64_t correct = 0;  ///< samples right at top-1
+  double top1 = 0;       ///< fraction of samples whose best class is right
+  double top5 = 0;       ///< fraction whose right class is among the best five
+  int64_t samples = 0;   ///< samples measured
+  int64_t correct = 0;   ///< samples right at top-1
+  int64_t correct5 = 0;  ///< samples right at top-5
 };
 
 /// Top-1 / top-5 of `logits` [N, C] against `labels` [N].
