@@ -11,6 +11,7 @@ packages=(
   libboost-dev                 # Boost.DLL (header-only) used by the plugin loader
   libboost-program-options-dev # the CLI
   libtomlplusplus-dev          # experiment files
+  nlohmann-json3-dev           # diffusers model folders (config.json, model_index.json)
   libfmt-dev                   # formatting
   libhdf5-dev                  # run log
   libjpeg62-turbo-dev          # JPEG decoding with DCT scaling (libjpeg-turbo)

@@ -2,10 +2,11 @@
 
 #include "build_info.h"
 #include "config_reference.h"
-#include "exit_codes.h"
 #include "evaluation.h"
+#include "exit_codes.h"
 #include "experiment.h"
 #include "experiment_schema.h"
+#include "generate_command.h"
 #include "host_checks.h"
 #include "model_tools.h"
 #include "plugin_registry.h"
@@ -17,7 +18,6 @@
 #include <mdlab/version.h>
 
 #include <boost/program_options.hpp>
-
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -60,8 +60,7 @@ bool parse(const std::vector<std::string>& args, const std::string& usage,
   po::options_description all;
   all.add(visible).add(positional.hidden);
   try {
-    po::store(
-        po::command_line_parser(args).options(all).positional(positional.position).run(), vm);
+    po::store(po::command_line_parser(args).options(all).positional(positional.position).run(), vm);
     if (vm.count("help")) {
       std::cout << usage << "\n\n" << visible << "\n";
       return false;
@@ -69,9 +68,11 @@ bool parse(const std::vector<std::string>& args, const std::string& usage,
     po::notify(vm);
   } catch (const po::required_option& e) {
     const std::string name = e.get_option_name();
-    const bool is_positional = positional.hidden.find_nothrow(name.substr(name.find_first_not_of('-')), false);
+    const bool is_positional =
+        positional.hidden.find_nothrow(name.substr(name.find_first_not_of('-')), false);
     if (is_positional)
-      throw UsageError(fmt::format("missing argument: {}", name.substr(name.find_first_not_of('-'))));
+      throw UsageError(
+          fmt::format("missing argument: {}", name.substr(name.find_first_not_of('-'))));
     throw UsageError(e.what());
   } catch (const po::error& e) {
     throw UsageError(e.what());
@@ -97,7 +98,8 @@ void print_version() {
   std::printf("%s\n", build_summary().c_str());
   const std::string blas = loaded_blas_library();
   std::printf("BLAS: %s\n", blas.empty() ? "(none found)" : blas.c_str());
-  if (auto warning = reference_blas_warning()) std::fprintf(stderr, "mdlab: warning: %s\n", warning->c_str());
+  if (auto warning = reference_blas_warning())
+    std::fprintf(stderr, "mdlab: warning: %s\n", warning->c_str());
 }
 
 int command_run(const std::vector<std::string>& args) {
@@ -135,7 +137,8 @@ int command_validate(const std::vector<std::string>& args) {
   po::options_description visible("options");
   visible.add_options()("help,h", "this text")("set", po::value(&sets)->composing(),
                                                "override a config value (as for run)")(
-      "print", po::bool_switch(&print), "print the resolved config (extends merged, --set applied)");
+      "print", po::bool_switch(&print),
+      "print the resolved config (extends merged, --set applied)");
   visible.add(plugin_options(plugin_paths));
   const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
@@ -172,19 +175,19 @@ int command_plugins(const std::vector<std::string>& args) {
     if (!p) {
       std::vector<std::string> names;
       for (const auto* q : registry.all()) names.push_back(q->name);
-      throw UsageError(fmt::format("no plugin named '{}' (available: {})", describe,
-                                   fmt::join(names, ", ")));
+      throw UsageError(
+          fmt::format("no plugin named '{}' (available: {})", describe, fmt::join(names, ", ")));
     }
-    std::printf("%s (%s plugin, version %s)\n  %s\n  file: %s\n  built with: %s, LibTorch %s, "
-                "SDK %u.%u\n\n",
-                p->name.c_str(), plugin_kind_name(p->kind), p->version.c_str(),
-                p->summary.c_str(), p->file.c_str(), p->compiler.c_str(),
-                p->torch_version.c_str(), p->abi_major, p->api_minor);
+    std::printf(
+        "%s (%s plugin, version %s)\n  %s\n  file: %s\n  built with: %s, LibTorch %s, "
+        "SDK %u.%u\n\n",
+        p->name.c_str(), plugin_kind_name(p->kind), p->version.c_str(), p->summary.c_str(),
+        p->file.c_str(), p->compiler.c_str(), p->torch_version.c_str(), p->abi_major, p->api_minor);
     TextTable table({"option", "type", "default", "constraint", "doc"});
     const OptionsSchema schema = p->factory->options_schema();
     for (const auto& spec : schema.specs()) {
       table.add_row({spec.name, option_type_name(spec.type),
-                     spec.required ? "(required)"
+                     spec.required        ? "(required)"
                      : spec.default_value ? option_value_to_toml(*spec.default_value)
                                           : "(none)",
                      spec.constraint_text(), spec.doc});
@@ -220,8 +223,8 @@ int command_export_backbone(const std::vector<std::string>& args) {
   std::string run_dir, out;
   std::vector<std::string> plugin_paths;
   po::options_description visible("options");
-  visible.add_options()("help,h", "this text")(
-      "out", po::value(&out)->required(), "output safetensors file");
+  visible.add_options()("help,h", "this text")("out", po::value(&out)->required(),
+                                               "output safetensors file");
   visible.add(plugin_options(plugin_paths));
   const auto positional_arg = positional("run", run_dir);
   po::variables_map vm;
@@ -244,8 +247,8 @@ int command_embed(const std::vector<std::string>& args) {
   bool data = false;
   std::vector<std::string> plugin_paths;
   po::options_description visible("options");
-  visible.add_options()("help,h", "this text")(
-      "weights", po::value(&weights)->required(), "backbone weights (safetensors)")(
+  visible.add_options()("help,h", "this text")("weights", po::value(&weights)->required(),
+                                               "backbone weights (safetensors)")(
       "input", po::value(&input), "safetensors file holding images `x` [N, C, H, W] float32")(
       "data", po::bool_switch(&data), "embed the experiment's dataset instead of --input")(
       "split", po::value(&request.split)->default_value("test"), "dataset split with --data")(
@@ -273,8 +276,8 @@ int command_embed(const std::vector<std::string>& args) {
   request.out = out;
   auto registry = load_plugins(plugin_paths, true);
   const int64_t n = embed(request, registry);
-  std::fprintf(stderr, "mdlab: wrote features of %lld images to %s\n",
-               static_cast<long long>(n), out.c_str());
+  std::fprintf(stderr, "mdlab: wrote features of %lld images to %s\n", static_cast<long long>(n),
+               out.c_str());
   return kExitOk;
 }
 
@@ -315,6 +318,46 @@ int command_eval(const std::vector<std::string>& args) {
   if (!out.empty()) request.out = fs::path(out);
   auto registry = load_plugins(plugin_paths, true);
   return eval_command(request, registry);
+}
+
+int command_generate(const std::vector<std::string>& args) {
+  GenerateRequest request;
+  std::string config, shard, out, run_dir;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")("set", po::value(&request.sets)->composing(),
+                                               "override a config value (as for run)")(
+      "shard", po::value(&shard),
+      "i/n: make only shard i of n (every n-th real image from the i-th; job arrays, GPUs)")(
+      "out", po::value(&out),
+      "root of the mirror tree (default: [generate] out, else "
+      "[data.synthetic] root)")(
+      "run-dir", po::value(&run_dir),
+      "directory for run.h5 and manifest.tsv (default: <output_dir>/<name>/<timestamp>-generate)")(
+      "validate", po::bool_switch(&request.validate_only),
+      "check the file (all errors at once) and make nothing");
+  visible.add(plugin_options(plugin_paths));
+  const auto positional_arg = positional("config", config);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab generate GEN.toml [--set key=value]... [--shard i/n] [--out DIR]\n\n"
+             "Writes synthetic variations of the [data] images, made by the [generator] plugin, "
+             "as a mirror tree with the same keys ([generate] table). Rerunning resumes: "
+             "finished images are kept.",
+             visible, positional_arg, vm))
+    return kExitOk;
+  request.config = config;
+  if (!shard.empty()) {
+    try {
+      request.shard = parse_shard(shard);
+    } catch (const Error& e) {
+      throw UsageError(e.message());
+    }
+  }
+  if (!out.empty()) request.out = fs::path(out);
+  if (!run_dir.empty()) request.run_dir = fs::path(run_dir);
+  auto registry = load_plugins(plugin_paths, true);
+  return generate_command(request, registry);
 }
 
 int command_config_reference(const std::vector<std::string>& args) {

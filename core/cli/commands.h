@@ -28,6 +28,8 @@ int command_show(const std::vector<std::string>& args);
 int command_export_backbone(const std::vector<std::string>& args);
 /// `mdlab eval [EXP.toml] (--checkpoint RUN_DIR | --weights W [--out DIR])`.
 int command_eval(const std::vector<std::string>& args);
+/// `mdlab generate GEN.toml [--set k=v]... [--shard i/n] [--out DIR] [--run-dir DIR]`.
+int command_generate(const std::vector<std::string>& args);
 /// `mdlab embed EXP.toml --weights W (--input X | --data) --out OUT [--attention]`.
 int command_embed(const std::vector<std::string>& args);
 /// `mdlab config-reference [--out FILE] [--check FILE]`.

@@ -28,6 +28,7 @@ void print_usage(std::FILE* out) {
       "  export-backbone RUN_DIR --out FILE   the trained encoder as safetensors (reference names)\n"
       "  embed EXP.toml ...      features of a tensor file or of the dataset with given weights\n"
       "  eval [EXP.toml] ...     the [[eval]] entries on a run's checkpoint or on given weights\n"
+      "  generate GEN.toml       synthetic variations of a dataset as a mirror tree (resumable)\n"
       "  config-reference        print the experiment-file reference (docs/config.md)\n"
       "\n"
       "options:\n"
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
     if (command == "export-backbone") return mdlab::command_export_backbone(rest);
     if (command == "embed") return mdlab::command_embed(rest);
     if (command == "eval") return mdlab::command_eval(rest);
+    if (command == "generate") return mdlab::command_generate(rest);
     if (command == "config-reference") return mdlab::command_config_reference(rest);
     std::fprintf(stderr, "mdlab: unknown command '%s'\n\n", command.c_str());
     print_usage(stderr);

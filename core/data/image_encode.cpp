@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <jpeglib.h>
 #include <memory>
 #include <png.h>
@@ -84,11 +86,15 @@ void write_png_file(const std::filesystem::path& file, const ImageU8& image) {
   std::string error;
   {
     std::unique_ptr<std::FILE, FileCloser> f(std::fopen(tmp.c_str(), "wb"));
-    MDLAB_CHECK(f != nullptr, "write {}: cannot create {}", file.string(), tmp.string());
+    MDLAB_CHECK(f != nullptr, "write {}: cannot create {}: {}", file.string(), tmp.string(),
+                std::strerror(errno));
+    // The system's reason (ENOSPC: "No space left on device") is what the user needs.
+    errno = 0;
     error = write_png_rows(f.get(), image);
     if (error.empty() && (std::fflush(f.get()) != 0 || std::ferror(f.get())))
-      error = "write failed (disk full?)";
-    if (error.empty() && std::fclose(f.release()) != 0) error = "close failed (disk full?)";
+      error = "write failed";
+    if (error.empty() && std::fclose(f.release()) != 0) error = "close failed";
+    if (!error.empty() && errno != 0) error += fmt::format(": {}", std::strerror(errno));
   }
   if (error.empty()) {
     std::error_code ec;

@@ -32,6 +32,12 @@ std::vector<std::string> RegistryCatalog::names(uint32_t kind) const {
 Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry) {
+  return load_experiment_checked(file, sets, registry, experiment_schema());
+}
+
+Experiment load_experiment_checked(const std::filesystem::path& file,
+                                   const std::vector<std::string>& sets,
+                                   const PluginRegistry& registry, const ExperimentSchema& schema) {
   Experiment exp;
   exp.file = file;
   exp.table = load_experiment(file, sets);
@@ -39,7 +45,7 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
   RegistryCatalog catalog(registry);
   std::vector<ConfigIssue> issues;
   try {
-    exp.config = validate_experiment(exp.table, experiment_schema(), catalog);
+    exp.config = validate_experiment(exp.table, schema, catalog);
   } catch (const ConfigError& error) {
     issues = error.issues();
   }

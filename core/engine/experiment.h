@@ -43,6 +43,10 @@ struct Experiment {
 Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry);
+/// As above, against `schema` (generate_schema() for `mdlab generate`).
+Experiment load_experiment_checked(const std::filesystem::path& file,
+                                   const std::vector<std::string>& sets,
+                                   const PluginRegistry& registry, const ExperimentSchema& schema);
 
 /// Builds the experiment's backbone and method on `context` and attaches them; the context can
 /// then create further backbones of the same table (DINO's teacher). `context` must outlive

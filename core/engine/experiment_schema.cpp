@@ -74,6 +74,30 @@ ExperimentSchema experiment_schema() {
                          "Synthetic partners of the training images (needed by the mix modes "
                          "synthetic, mixdiff, mixing and sequential)"});
 
+  OptionsSchema generate;
+  generate.add_string("out", "",
+                      "Root of the mirror tree written by `mdlab generate` (\"\": [data.synthetic] "
+                      "root)");
+  generate.add_string_list("splits", {"train"},
+                           "Splits of [data] to vary: \"train\" (train_split, after `fraction`) "
+                           "and/or \"test\" (test_split)");
+  generate.add_int("variations", 1, "Synthetic images per real image (K > 1: K_v0, K_v1, ...)")
+      .range(1, 1000);
+  generate
+      .add_string("seeding", "per_image",
+                  "Noise: per_image (seeded by seed, key and variation: independent of batching, "
+                  "sharding and resumption) or diffusers (one generator seeded once, drawn batch "
+                  "by batch, as the reference pipeline; for parity checks)")
+      .one_of({"per_image", "diffusers"});
+  generate.add_string("image_format", "png", "File format of the outputs").one_of({"png", "jpg"});
+  generate.add_int("jpeg_quality", 95, "Quality of jpg outputs").range(1, 100);
+  generate.add_int("batch_size", 0, "Images per generator call (0: the generator's preference)")
+      .at_least(0);
+  generate.add_int("max_images", 0, "Vary only the first N images of each split (0: all)")
+      .at_least(0);
+  schema.core.push_back({"generate", generate, false,
+                         "`mdlab generate`: the synthetic mirror tree made by [generator]"});
+
   schema.core.push_back(
       {"data.augment.*", augment_schema(), false,
        "Augmentation of the view slots. The table name is a slot of the method (\"view1\", "
@@ -174,6 +198,15 @@ ExperimentSchema experiment_schema() {
                             "The image-variation model used by `mdlab generate`"});
   schema.plugins.push_back({"eval", MDLAB_PLUGIN_EVALUATOR, true, false,
                             "Evaluations run after training, one [[eval]] table each"});
+  return schema;
+}
+
+ExperimentSchema generate_schema() {
+  ExperimentSchema schema = experiment_schema();
+  for (auto& section : schema.plugins) {
+    if (section.path == "generator") section.required = true;
+    if (section.path == "backbone" || section.path == "method") section.required = false;
+  }
   return schema;
 }
 

@@ -11,4 +11,8 @@ namespace mdlab {
 /// The schema every experiment file is validated against.
 ExperimentSchema experiment_schema();
 
+/// The schema of `mdlab generate` files: the same tables, with [generator] required and
+/// [backbone] / [method] optional (one file may describe both generation and training).
+ExperimentSchema generate_schema();
+
 }  // namespace mdlab

@@ -192,7 +192,10 @@ torch::Tensor ViT::interpolate_pos_encoding(int64_t h, int64_t w) const {
   patch_pos = F::interpolate(patch_pos, F::InterpolateFuncOptions()
                                             .scale_factor(std::vector<double>{sh, sw})
                                             .mode(torch::kBicubic)
-                                            .align_corners(false));
+                                            .align_corners(false)
+                                            // PyTorch's behaviour when DINO passes None, stated
+                                            // so LibTorch does not warn on every call.
+                                            .recompute_scale_factor(false));
   MDLAB_CHECK(patch_pos.size(2) == gh && patch_pos.size(3) == gw,
               "vit: interpolated position grid {}x{} for an input grid {}x{}", patch_pos.size(2),
               patch_pos.size(3), gh, gw);

@@ -1,0 +1,376 @@
+// `mdlab generate`: dataset -> generator plugin -> synthetic mirror tree (see the header).
+#include "generate_command.h"
+
+#include "atomic_file.h"
+#include "build_info.h"
+#include "config_error.h"
+#include "data_source.h"
+#include "exit_codes.h"
+#include "experiment.h"
+#include "experiment_schema.h"
+#include "host_checks.h"
+#include "image_encode.h"
+#include "progress.h"
+#include "run_command.h"
+#include "run_context.h"
+#include "run_log.h"
+#include "signals.h"
+#include "subset.h"
+#include "training_data.h"
+
+#include <mdlab/context.h>
+#include <mdlab/error.h>
+#include <mdlab/generator.h>
+#include <mdlab/version.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <regex>
+
+namespace fs = std::filesystem;
+
+namespace mdlab {
+
+namespace {
+
+// One output to make: variation `variation` of sample `index` of `source`.
+struct Job {
+  const DataSource* source;
+  int64_t index;
+  int64_t variation;
+  uint64_t seed;
+  fs::path file;
+};
+
+// One line of the manifest.
+struct ManifestRow {
+  std::string key;
+  int64_t variation;
+  uint64_t seed;
+  std::string file;
+  std::string status;  // generated | existing | unreadable
+};
+
+std::string output_name(const std::string& key, int64_t variation, int64_t variations,
+                        const std::string& ext) {
+  return variations == 1 ? fmt::format("{}.{}", key, ext)
+                         : fmt::format("{}_v{}.{}", key, variation, ext);
+}
+
+// uint8 [3, H, W] RGB of a decoded sample (grey images repeated, as PIL's convert("RGB")).
+torch::Tensor to_chw(const ImageU8& image) {
+  auto hwc = torch::from_blob(const_cast<uint8_t*>(image.data.data()),
+                              {image.height, image.width, image.channels}, torch::kUInt8);
+  auto chw = hwc.permute({2, 0, 1});
+  if (image.channels == 1) chw = chw.expand({3, image.height, image.width});
+  return chw.contiguous();  // owns its memory: the ImageU8 is reused
+}
+
+void write_output(const fs::path& file, const torch::Tensor& chw, const std::string& format,
+                  int quality) {
+  ImageU8 image;
+  image.height = static_cast<int>(chw.size(1));
+  image.width = static_cast<int>(chw.size(2));
+  image.channels = 3;
+  auto hwc = chw.permute({1, 2, 0}).contiguous();
+  image.data.assign(hwc.data_ptr<uint8_t>(), hwc.data_ptr<uint8_t>() + hwc.numel());
+  fs::create_directories(file.parent_path());
+  if (format == "png") {
+    write_png_file(file, image);
+  } else {
+    const auto bytes = encode_jpeg(image, quality);
+    write_file_atomic(file,
+                      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+}
+
+std::string manifest_text(const std::vector<ManifestRow>& rows) {
+  std::string text = "key\tvariation\tseed\tfile\tstatus\n";
+  for (const auto& r : rows) {
+    text += fmt::format("{}\t{}\t{}\t{}\t{}\n", r.key, r.variation, r.seed, r.file, r.status);
+  }
+  return text;
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  static const std::regex pattern(R"((\d+)/(\d+))");
+  std::smatch m;
+  MDLAB_CHECK(std::regex_match(text, m, pattern), "--shard takes i/n (e.g. 0/4), got \"{}\"", text);
+  Shard shard{std::stoll(m[1]), std::stoll(m[2])};
+  MDLAB_CHECK(shard.count >= 1 && shard.index < shard.count,
+              "--shard {}: the index must be in [0, n) and n >= 1", text);
+  return shard;
+}
+
+int generate_command(const GenerateRequest& request, const PluginRegistry& registry) {
+  Experiment exp =
+      load_experiment_checked(request.config, request.sets, registry, generate_schema());
+  const Options& e = exp.config.find("experiment")->options;
+  const Options& data = exp.config.find("data")->options;
+  const Options& gen = exp.config.find("generate")->options;
+  const SectionValues* generator_section = exp.config.find("generator");
+  if (request.validate_only) {
+    std::fprintf(stderr, "%s: valid (generator '%s')\n", request.config.string().c_str(),
+                 generator_section->plugin.c_str());
+    return kExitOk;
+  }
+  const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
+
+  fs::path out = request.out ? *request.out : fs::path(gen.get_string("out"));
+  if (out.empty()) out = exp.config.find("data.synthetic")->options.get_string("root");
+  MDLAB_CHECK(!out.empty(),
+              "{}: say where the mirror tree goes: [generate] out, [data.synthetic] root or "
+              "--out DIR",
+              request.config.string());
+  const bool diffusers_seeding = gen.get_string("seeding") == "diffusers";
+  MDLAB_CHECK(!(diffusers_seeding && request.shard.count > 1),
+              "seeding = \"diffusers\" draws one noise stream through the whole run, so its "
+              "images depend on every earlier batch and cannot be sharded; use seeding = "
+              "\"per_image\" with --shard");
+  const int64_t variations = gen.get_int("variations");
+  const std::string format = gen.get_string("image_format");
+  const int quality = static_cast<int>(gen.get_int("jpeg_quality"));
+
+  fs::path run_dir;
+  if (request.run_dir) {
+    run_dir = *request.run_dir;
+  } else {
+    const std::string stamp = now_text("{:%Y%m%d-%H%M%S}");
+    const std::string suffix =
+        request.shard.count > 1
+            ? fmt::format("-generate-shard{}of{}", request.shard.index, request.shard.count)
+            : "-generate";
+    run_dir = fs::path(e.get_string("output_dir")) / e.get_string("name") / (stamp + suffix);
+    for (int i = 1; fs::exists(run_dir); ++i) {
+      run_dir = fs::path(e.get_string("output_dir")) / e.get_string("name") /
+                fmt::format("{}{}-{}", stamp, suffix, i);
+    }
+  }
+  MDLAB_CHECK(!fs::exists(run_dir / "run.h5"),
+              "{} already holds a run log; choose another --run-dir", run_dir.string());
+  fs::create_directories(run_dir);
+  write_file_atomic(run_dir / "config.toml", exp.text);
+
+  install_interrupt_handlers();
+  RunLog run_log = RunLog::create(run_dir / "run.h5", exp.text);
+  ConsoleProgress progress;
+  RunContext context(c10::Device(e.get_string("device")), seed, run_dir, &run_log, progress);
+  if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
+  run_log.set_status(RunStatus::Running);
+  run_log.set_meta("command", "generate");
+  run_log.set_meta("mdlab_version", sdk_version());
+  run_log.set_meta("build", build_summary());
+  run_log.set_meta("git_commit", build_git_commit());
+  run_log.set_meta("torch_version", sdk_torch_version());
+  run_log.set_meta("device", e.get_string("device"));
+  run_log.set_meta("seed", std::to_string(seed));
+  run_log.set_meta("started_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
+  run_log.set_meta("blas", loaded_blas_library());
+  run_log.set_meta("generate/out", fs::absolute(out).string());
+  run_log.set_meta("generate/shard",
+                   fmt::format("{}/{}", request.shard.index, request.shard.count));
+  run_log.set_meta("generate/generator", generator_section->plugin);
+
+  std::vector<ManifestRow> manifest;
+  int64_t generated = 0, existing = 0, unreadable = 0;
+  auto finish = [&](RunStatus status, const std::string& reason) {
+    write_file_atomic(run_dir / "manifest.tsv", manifest_text(manifest));
+    run_log.set_meta("generate/generated", std::to_string(generated));
+    run_log.set_meta("generate/existing", std::to_string(existing));
+    run_log.set_meta("generate/unreadable", std::to_string(unreadable));
+    run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
+    run_log.set_status(status, reason);
+    run_log.flush();
+  };
+
+  try {
+    if (int64_t threads = e.get_int("threads"); threads > 0) {
+      torch::set_num_threads(static_cast<int>(threads));
+    }
+    run_log.set_meta("threads", std::to_string(torch::get_num_threads()));
+
+    // Every output of the run, in dataset order (all shards).
+    std::vector<std::shared_ptr<const DataSource>> sources;
+    std::vector<Job> jobs;
+    for (const auto& split : gen.get_string_list("splits")) {
+      MDLAB_CHECK(split == "train" || split == "test",
+                  "[generate] splits: \"{}\" is not a split (\"train\" or \"test\")", split);
+      auto source =
+          open_data_split(data, data.get_string(split == "train" ? "train_split" : "test_split"));
+      context.log(LogLevel::Info, "data: " + source->describe());
+      std::vector<int64_t> indices;
+      const double fraction = data.get_float(split == "train" ? "fraction" : "test_fraction");
+      if (fraction < 1.0) {
+        // The subset training uses (same seed stream), so its partners all exist.
+        indices = stratified_subset_indices(
+            *source, fraction,
+            derive_seed(seed, split == "train" ? "data/fraction" : "data/test_fraction"));
+      } else {
+        indices.resize(static_cast<size_t>(source->size()));
+        std::iota(indices.begin(), indices.end(), 0);
+      }
+      if (int64_t max_images = gen.get_int("max_images");
+          max_images > 0 && static_cast<int64_t>(indices.size()) > max_images) {
+        indices.resize(static_cast<size_t>(max_images));
+      }
+      for (int64_t index : indices) {
+        const std::string& key = source->key(index);
+        for (int64_t v = 0; v < variations; ++v) {
+          const uint64_t job_seed =
+              diffusers_seeding ? seed : derive_seed(seed, fmt::format("generate/{}/v{}", key, v));
+          jobs.push_back(
+              {source.get(), index, v, job_seed, out / output_name(key, v, variations, format)});
+        }
+      }
+      sources.push_back(std::move(source));
+    }
+
+    auto generator =
+        registry.create_generator(generator_section->plugin, generator_section->options, context);
+    const int64_t batch_size = gen.get_int("batch_size") > 0 ? gen.get_int("batch_size")
+                                                             : generator->preferred_batch_size();
+    run_log.set_meta("generate/batch_size", std::to_string(batch_size));
+
+    // Fixed batches over the whole run: batch g holds outputs [g B, (g + 1) B) and belongs to
+    // shard g mod n. Every output is therefore always computed beside the same neighbours in
+    // a batch of the same shape, whatever the sharding or the resumption, which keeps its
+    // bits identical (kernels choose their blocking by shape). A batch with some outputs
+    // missing is recomputed whole; only the missing files are written.
+    struct Batch {
+      size_t begin, end;
+      std::vector<bool> missing;
+    };
+    std::vector<Batch> todo;
+    int64_t to_make = 0, owned = 0;
+    const auto b = static_cast<size_t>(batch_size);
+    for (size_t begin = 0, g = 0; begin < jobs.size(); begin += b, ++g) {
+      if (static_cast<int64_t>(g % static_cast<size_t>(request.shard.count)) != request.shard.index)
+        continue;
+      Batch batch{begin, std::min(begin + b, jobs.size()), {}};
+      for (size_t i = batch.begin; i < batch.end; ++i) {
+        const Job& job = jobs[i];
+        const bool missing = !fs::exists(job.file);
+        batch.missing.push_back(missing);
+        ++owned;
+        if (missing) {
+          ++to_make;
+        } else {
+          ++existing;
+          manifest.push_back(
+              {job.source->key(job.index), job.variation, job.seed, job.file.string(), "existing"});
+        }
+      }
+      if (std::find(batch.missing.begin(), batch.missing.end(), true) != batch.missing.end())
+        todo.push_back(std::move(batch));
+    }
+    context.log(
+        LogLevel::Info,
+        fmt::format("generate: {} output(s) in shard {}/{}: {} exist, {} to make -> {}", owned,
+                    request.shard.index, request.shard.count, existing, to_make, out.string()));
+    if (diffusers_seeding && existing > 0) {
+      context.log(LogLevel::Warning,
+                  "seeding = \"diffusers\": outputs made now draw noise after fewer batches "
+                  "than an uninterrupted run, so they differ from it");
+    }
+
+    NoiseSource stream_noise;
+    if (diffusers_seeding) stream_noise.stream = make_cpu_generator(seed);
+    const bool on_error_skip = data.get_string("on_error") == "skip";
+
+    progress.begin("generate", to_make);
+    const auto start = std::chrono::steady_clock::now();
+    ImageU8 decoded;
+    int64_t batch_index = 0;
+    for (const Batch& work : todo) {
+      if (interrupt_requested()) {
+        progress.end();
+        finish(RunStatus::Interrupted, "interrupted by a signal");
+        context.log(LogLevel::Warning,
+                    fmt::format("interrupted after {} new image(s); rerun the same command to "
+                                "finish (existing outputs are kept)",
+                                generated));
+        return kExitInterrupted;
+      }
+      std::vector<size_t> members;  // positions in `jobs` of the decoded images
+      std::vector<torch::Tensor> images;
+      NoiseSource noise = stream_noise;
+      for (size_t i = work.begin; i < work.end; ++i) {
+        const Job& job = jobs[i];
+        try {
+          job.source->load(job.index, decoded);
+        } catch (const DataError& error) {
+          if (!on_error_skip) throw;
+          ++unreadable;
+          context.log(LogLevel::Warning, fmt::format("skipped: {}", error.what()));
+          manifest.push_back({job.source->key(job.index), job.variation, job.seed,
+                              job.file.string(), "unreadable"});
+          continue;
+        }
+        images.push_back(to_chw(decoded));
+        members.push_back(i);
+        if (!diffusers_seeding) noise.seeds.push_back(job.seed);
+      }
+      if (images.empty()) continue;
+      const auto t0 = std::chrono::steady_clock::now();
+      torch::Tensor outputs = generator->generate(images, noise);
+      MDLAB_CHECK(outputs.dim() == 4 && outputs.size(0) == static_cast<int64_t>(images.size()) &&
+                      outputs.size(1) == 3 && outputs.scalar_type() == torch::kUInt8,
+                  "generator '{}' returned {} {} for {} images (expected uint8 [N, 3, H, W])",
+                  generator_section->plugin, c10::toString(outputs.scalar_type()), outputs.sizes(),
+                  images.size());
+      int64_t made = 0;
+      for (size_t m = 0; m < members.size(); ++m) {
+        const size_t i = members[m];
+        if (!work.missing[i - work.begin]) continue;
+        const Job& job = jobs[i];
+        write_output(job.file, outputs[static_cast<int64_t>(m)].cpu(), format, quality);
+        manifest.push_back(
+            {job.source->key(job.index), job.variation, job.seed, job.file.string(), "generated"});
+        ++made;
+      }
+      generated += made;
+      const double batch_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double total_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      run_log.add_metric("generate/images_per_s", batch_index,
+                         static_cast<double>(images.size()) / batch_seconds);
+      run_log.maybe_flush();
+      progress.update(generated,
+                      fmt::format("{:.3g} img/s", static_cast<double>(generated) / total_seconds));
+      ++batch_index;
+    }
+    progress.end();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    run_log.set_meta("generate/seconds", fmt::format("{:.3f}", seconds));
+    run_log.set_meta("generate/images_per_s",
+                     fmt::format("{:.4g}", seconds > 0 ? generated / seconds : 0.0));
+    finish(RunStatus::Completed, "");
+    context.log(LogLevel::Info,
+                fmt::format("generated {} image(s) in {:.1f} s ({:.3g} img/s), {} existed, {} "
+                            "unreadable; manifest {}",
+                            generated, seconds, seconds > 0 ? generated / seconds : 0.0, existing,
+                            unreadable, (run_dir / "manifest.tsv").string()));
+    return kExitOk;
+  } catch (const std::exception& error) {
+    try {
+      finish(RunStatus::Failed, error.what());
+    } catch (const std::exception& also) {
+      context.log(LogLevel::Error,
+                  fmt::format("could not record the failure in the run log: {}", also.what()));
+    }
+    throw;
+  }
+}
+
+}  // namespace mdlab

@@ -1,0 +1,106 @@
+// Euler (diffusers' EulerDiscreteScheduler, no churn): the probability-flow ODE in sigma
+// (sigma^2 = (1 - alpha_bar) / alpha_bar) integrated with Euler steps; the model sees the
+// sample scaled by 1 / sqrt(sigma^2 + 1).
+#include "scheduler.h"
+
+#include <mdlab/error.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace mdlab::diffusion {
+
+namespace {
+
+class EulerScheduler final : public Scheduler {
+ public:
+  explicit EulerScheduler(NoiseSchedule schedule) : schedule_(std::move(schedule)) {
+    // sigma of every training step, fp32 as diffusers computes it.
+    auto a = schedule_.alphas_cumprod;
+    train_sigmas_ = ((1 - a) / a).pow(0.5).contiguous();
+  }
+
+  void set_timesteps(int64_t steps) override {
+    const int64_t T = schedule_.num_train_timesteps;
+    timesteps_.clear();
+    if (schedule_.timestep_spacing == "linspace") {
+      const double step = steps == 1 ? 0.0 : (T - 1.0) / (steps - 1);
+      for (int64_t i = steps - 1; i >= 0; --i) {
+        timesteps_.push_back(i == steps - 1 ? T - 1.0 : i * step);
+      }
+    } else {
+      // leading / trailing: integral timesteps, as float32 in diffusers.
+      for (int64_t t : schedule_.spaced_timesteps(steps))
+        timesteps_.push_back(static_cast<double>(t));
+    }
+    // Linear interpolation of the training sigmas at (possibly fractional) timesteps.
+    const float* s = train_sigmas_.data_ptr<float>();
+    sigmas_.clear();
+    for (double t : timesteps_) {
+      const double clamped = std::clamp(t, 0.0, static_cast<double>(T - 1));
+      const int64_t lo = static_cast<int64_t>(std::floor(clamped));
+      const int64_t hi = std::min(lo + 1, T - 1);
+      const double w = clamped - lo;
+      sigmas_.push_back(static_cast<float>(s[lo] + (s[hi] - static_cast<double>(s[lo])) * w));
+    }
+    sigmas_.push_back(0.0f);
+  }
+
+  double init_noise_sigma() const override {
+    const double max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
+    if (schedule_.timestep_spacing == "linspace" || schedule_.timestep_spacing == "trailing") {
+      return max_sigma;
+    }
+    return std::sqrt(max_sigma * max_sigma + 1);
+  }
+
+  torch::Tensor scale_model_input(const torch::Tensor& sample, size_t index) const override {
+    const float sigma = sigmas_.at(index);
+    return sample / std::sqrt(sigma * sigma + 1.0f);
+  }
+
+  torch::Tensor step(const torch::Tensor& model_output, size_t index, const torch::Tensor& sample,
+                     const NoiseFn&) override {
+    MDLAB_CHECK(index + 1 < sigmas_.size(), "Euler step {} of {}", index, sigmas_.size() - 1);
+    const float sigma = sigmas_[index];
+    torch::Tensor x0;
+    if (schedule_.prediction_type == "epsilon") {
+      x0 = sample - sigma * model_output;
+    } else if (schedule_.prediction_type == "v_prediction") {
+      x0 = model_output * (-sigma / std::sqrt(sigma * sigma + 1.0f)) +
+           sample / (sigma * sigma + 1.0f);
+    } else {
+      x0 = model_output;
+    }
+    const auto derivative = (sample - x0) / sigma;
+    const float dt = sigmas_[index + 1] - sigma;
+    return sample + derivative * dt;
+  }
+
+  std::string name() const override { return "euler"; }
+
+  /// The sigmas of the current run (tests).
+  const std::vector<float>& sigmas() const { return sigmas_; }
+
+ private:
+  NoiseSchedule schedule_;
+  torch::Tensor train_sigmas_;
+  std::vector<float> sigmas_;
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_euler_scheduler(NoiseSchedule schedule, const JsonConfig& config) {
+  if (config.has("interpolation_type") &&
+      config.require<std::string>("interpolation_type") != "linear") {
+    config.fail("interpolation_type", "is not supported (only \"linear\")");
+  }
+  if (config.get<bool>("use_karras_sigmas", false)) {
+    config.fail("use_karras_sigmas", "= true is not supported");
+  }
+  return std::make_unique<EulerScheduler>(std::move(schedule));
+}
+
+}  // namespace mdlab::diffusion

@@ -1,0 +1,136 @@
+// The noise schedule shared by the schedulers, timestep spacing, and the factory.
+#include "scheduler.h"
+
+#include <mdlab/error.h>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace mdlab::diffusion {
+
+Scheduler::~Scheduler() = default;
+
+namespace {
+
+// diffusers' betas_for_alpha_bar with the cosine alpha-bar of improved DDPM (in double, then
+// float32, as diffusers builds the list in Python floats).
+torch::Tensor cosine_betas(int64_t n) {
+  auto alpha_bar = [](double t) { return std::pow(std::cos((t + 0.008) / 1.008 * M_PI / 2), 2); };
+  std::vector<float> betas;
+  for (int64_t i = 0; i < n; ++i) {
+    const double t1 = static_cast<double>(i) / n, t2 = static_cast<double>(i + 1) / n;
+    betas.push_back(static_cast<float>(std::min(1 - alpha_bar(t2) / alpha_bar(t1), 0.999)));
+  }
+  return torch::tensor(betas, torch::kFloat);
+}
+
+}  // namespace
+
+NoiseSchedule::NoiseSchedule(const JsonConfig& config) {
+  num_train_timesteps = config.get<int64_t>("num_train_timesteps", num_train_timesteps);
+  if (num_train_timesteps < 2) config.fail("num_train_timesteps", "must be at least 2");
+  timestep_spacing = config.get<std::string>("timestep_spacing", timestep_spacing);
+  if (timestep_spacing != "leading" && timestep_spacing != "trailing" &&
+      timestep_spacing != "linspace") {
+    config.fail("timestep_spacing", fmt::format("= \"{}\" is not supported (leading, trailing, "
+                                                "linspace)",
+                                                timestep_spacing));
+  }
+  steps_offset = config.get<int64_t>("steps_offset", steps_offset);
+  prediction_type = config.get<std::string>("prediction_type", prediction_type);
+  if (prediction_type != "epsilon" && prediction_type != "v_prediction" &&
+      prediction_type != "sample") {
+    config.fail("prediction_type", fmt::format("= \"{}\" is not supported (epsilon, "
+                                               "v_prediction, sample)",
+                                               prediction_type));
+  }
+  set_alpha_to_one = config.get<bool>("set_alpha_to_one", set_alpha_to_one);
+  clip_sample = config.get<bool>("clip_sample", clip_sample);
+  clip_sample_range = config.get<double>("clip_sample_range", clip_sample_range);
+  if (config.get<bool>("thresholding", false)) {
+    config.fail("thresholding", "= true (dynamic thresholding) is not supported");
+  }
+
+  if (config.has("trained_betas")) {
+    betas = torch::tensor(config.require<std::vector<float>>("trained_betas"), torch::kFloat);
+    if (betas.size(0) != num_train_timesteps) {
+      config.fail("trained_betas", fmt::format("has {} values for num_train_timesteps = {}",
+                                               betas.size(0), num_train_timesteps));
+    }
+  } else {
+    const auto kind = config.get<std::string>("beta_schedule", "linear");
+    const double start = config.get<double>("beta_start", 0.0001);
+    const double end = config.get<double>("beta_end", 0.02);
+    const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
+    if (kind == "linear") {
+      betas = torch::linspace(start, end, num_train_timesteps, f32);
+    } else if (kind == "scaled_linear") {
+      betas = torch::linspace(std::sqrt(start), std::sqrt(end), num_train_timesteps, f32).pow(2);
+    } else if (kind == "squaredcos_cap_v2") {
+      betas = cosine_betas(num_train_timesteps);
+    } else {
+      config.fail("beta_schedule", fmt::format("= \"{}\" is not supported (linear, scaled_linear, "
+                                               "squaredcos_cap_v2)",
+                                               kind));
+    }
+  }
+  alphas_cumprod = torch::cumprod(1.0 - betas, 0);
+  final_alpha_cumprod = set_alpha_to_one ? 1.0f : alphas_cumprod[0].item<float>();
+}
+
+float NoiseSchedule::alpha_cumprod(int64_t t) const {
+  return t >= 0 ? alphas_cumprod[t].item<float>() : final_alpha_cumprod;
+}
+
+std::vector<int64_t> NoiseSchedule::spaced_timesteps(int64_t steps) const {
+  MDLAB_CHECK(steps >= 1 && steps <= num_train_timesteps,
+              "{} sampling steps for a schedule of {} training steps", steps, num_train_timesteps);
+  std::vector<int64_t> out;
+  if (timestep_spacing == "leading") {
+    const int64_t ratio = num_train_timesteps / steps;
+    for (int64_t i = steps - 1; i >= 0; --i) out.push_back(i * ratio + steps_offset);
+  } else if (timestep_spacing == "trailing") {
+    const double ratio = static_cast<double>(num_train_timesteps) / steps;
+    for (int64_t i = 0; i < steps; ++i) {
+      out.push_back(static_cast<int64_t>(std::nearbyint(num_train_timesteps - i * ratio)) - 1);
+    }
+  } else {  // linspace
+    for (int64_t i = steps - 1; i >= 0; --i) {
+      // numpy.linspace: start + i * step, the last point exactly the stop.
+      const double step = steps == 1 ? 0.0 : (num_train_timesteps - 1.0) / (steps - 1);
+      const double t = i == steps - 1 ? num_train_timesteps - 1.0 : i * step;
+      out.push_back(static_cast<int64_t>(std::nearbyint(t)));
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<Scheduler> make_scheduler(const JsonConfig& config, std::string_view kind,
+                                          const SchedulerOptions& options) {
+  std::string name(kind);
+  if (name.empty()) {
+    const auto cls = config.get<std::string>("_class_name", "PNDMScheduler");
+    if (cls == "PNDMScheduler")
+      name = "pndm";
+    else if (cls == "DDIMScheduler")
+      name = "ddim";
+    else if (cls == "EulerDiscreteScheduler")
+      name = "euler";
+    else {
+      config.fail("_class_name", fmt::format("= \"{}\" is not a supported scheduler "
+                                             "(PNDMScheduler, DDIMScheduler, "
+                                             "EulerDiscreteScheduler); choose one with the "
+                                             "generator's `scheduler` option",
+                                             cls));
+    }
+  }
+  NoiseSchedule schedule(config);
+  if (name == "pndm") return make_pndm_scheduler(std::move(schedule), config);
+  if (name == "ddim") return make_ddim_scheduler(std::move(schedule), config, options);
+  if (name == "euler") return make_euler_scheduler(std::move(schedule), config);
+  MDLAB_THROW("unknown scheduler \"{}\" (pndm, ddim, euler)", name);
+}
+
+}  // namespace mdlab::diffusion

@@ -1,0 +1,89 @@
+// Noise schedulers of the diffusers library, read from a scheduler_config.json: the training
+// noise schedule (betas, alphas_cumprod) and the sampling step of PNDM (PLMS), DDIM and Euler.
+//
+// Layouts: samples and model outputs are float tensors [N, C, h, w] (any device); timesteps
+// are in the training schedule's units (0 .. num_train_timesteps - 1). Arithmetic follows
+// diffusers 0.21 operation by operation in fp32, so trajectories agree to rounding.
+#pragma once
+
+#include "model_folder.h"
+
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mdlab::diffusion {
+
+/// Fresh standard normal noise of `shape` (on the sample's device): per-image streams live
+/// behind it, so a stochastic step never couples the images of a batch.
+using NoiseFn = std::function<torch::Tensor(torch::IntArrayRef shape)>;
+
+/// Sampler settings that are not in scheduler_config.json.
+struct SchedulerOptions {
+  double eta = 0.0;  ///< DDIM: 0 deterministic, 1 DDPM-like
+};
+
+/// The settings of scheduler_config.json shared by every scheduler.
+struct NoiseSchedule {
+  int64_t num_train_timesteps = 1000;        ///< training steps
+  std::string timestep_spacing = "leading";  ///< leading | trailing | linspace
+  int64_t steps_offset = 0;                  ///< added to leading timesteps (SD: 1)
+  std::string prediction_type = "epsilon";   ///< epsilon | v_prediction | sample
+  bool set_alpha_to_one = true;              ///< alpha of the step after t = 0
+  bool clip_sample = false;                  ///< clamp the predicted x0 (DDIM)
+  double clip_sample_range = 1.0;            ///< its bound
+  torch::Tensor betas;                       ///< [T] float32
+  torch::Tensor alphas_cumprod;              ///< [T] float32
+  float final_alpha_cumprod = 1.0f;          ///< 1 or alphas_cumprod[0]
+
+  /// Reads and validates the config (beta_schedule linear | scaled_linear |
+  /// squaredcos_cap_v2, or trained_betas); names the file and key on error.
+  explicit NoiseSchedule(const JsonConfig& config);
+  /// alphas_cumprod[t] for t >= 0, final_alpha_cumprod for t < 0.
+  float alpha_cumprod(int64_t t) const;
+  /// The sampling timesteps of `steps` steps under timestep_spacing, in loop order.
+  std::vector<int64_t> spaced_timesteps(int64_t steps) const;
+};
+
+/// A sampler. Not thread-safe: it keeps per-run state (PNDM's history).
+class Scheduler {
+ public:
+  virtual ~Scheduler();
+  /// Prepares `steps` sampling steps and clears all state.
+  virtual void set_timesteps(int64_t steps) = 0;
+  /// The timesteps given to the model, in loop order (PNDM: steps + 1 of them).
+  const std::vector<double>& timesteps() const { return timesteps_; }
+  /// Scale of the initial noise (1 for PNDM and DDIM).
+  virtual double init_noise_sigma() const { return 1.0; }
+  /// The model input for `sample` at loop step `index` (identity for PNDM and DDIM).
+  virtual torch::Tensor scale_model_input(const torch::Tensor& sample, size_t index) const {
+    return sample;
+  }
+  /// The sample of the next loop step from the model's output at loop step `index`.
+  virtual torch::Tensor step(const torch::Tensor& model_output, size_t index,
+                             const torch::Tensor& sample, const NoiseFn& noise) = 0;
+  /// "pndm", "ddim" or "euler".
+  virtual std::string name() const = 0;
+
+ protected:
+  std::vector<double> timesteps_;
+};
+
+/// The scheduler `kind` ("" = the config's _class_name; "pndm" | "ddim" | "euler") with the
+/// config's noise schedule; throws naming the file for unknown classes or unsupported options.
+std::unique_ptr<Scheduler> make_scheduler(const JsonConfig& config, std::string_view kind,
+                                          const SchedulerOptions& options);
+
+/// PNDM (PLMS steps only, as with skip_prk_steps): linear multistep of up to 4th order.
+std::unique_ptr<Scheduler> make_pndm_scheduler(NoiseSchedule schedule, const JsonConfig& config);
+/// DDIM with `options.eta`.
+std::unique_ptr<Scheduler> make_ddim_scheduler(NoiseSchedule schedule, const JsonConfig& config,
+                                               const SchedulerOptions& options);
+/// Euler (diffusers' EulerDiscreteScheduler without churn: deterministic).
+std::unique_ptr<Scheduler> make_euler_scheduler(NoiseSchedule schedule, const JsonConfig& config);
+
+}  // namespace mdlab::diffusion

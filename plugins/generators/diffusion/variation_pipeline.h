@@ -1,0 +1,113 @@
+// The image-variation sampling loop of diffusers' StableDiffusionImageVariationPipeline:
+// CLIP-preprocess each real image, embed it with the CLIP vision encoder, draw initial
+// latents, denoise them with the UNet under classifier-free guidance (the unconditional
+// embedding is all zeros), decode with the VAE.
+//
+// Layouts: real images uint8 [3, H, W] RGB (any size, CPU); pixel_values float
+// [N, 3, 224, 224]; image embeddings [N, 1, P]; latents [N, 4, height / 8, width / 8];
+// decoded images float [N, 3, height, width] in [0, 1]; outputs uint8 [N, 3, height, width].
+#pragma once
+
+#include "clip_preprocess.h"
+#include "clip_vision.h"
+#include "scheduler.h"
+#include "unet.h"
+#include "vae.h"
+
+#include <mdlab/generator.h>
+
+#include <torch/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mdlab::diffusion {
+
+/// How to run the pipeline.
+struct VariationSettings {
+  double guidance_scale = 3.0;              ///< classifier-free guidance; <= 1 disables it
+  int64_t steps = 50;                       ///< denoising steps (PNDM runs steps + 1 UNet calls)
+  std::string scheduler;                    ///< "" = the folder's; "pndm" | "ddim" | "euler"
+  double eta = 0.0;                         ///< DDIM's eta (0: deterministic)
+  int64_t height = 0;                       ///< output height in pixels; 0 = UNet sample size * 8
+  int64_t width = 0;                        ///< output width in pixels; 0 = UNet sample size * 8
+  torch::ScalarType dtype = torch::kFloat;  ///< weights and activations (VAE: see force_upcast)
+  torch::Device device = torch::kCPU;       ///< where the networks run
+  PreprocessMode preprocess = PreprocessMode::feature_extractor;  ///< CLIP input preparation
+};
+
+/// What the loop did at one step (for parity tests and debugging).
+struct StepRecord {
+  size_t index;               ///< step number in loop order
+  double timestep;            ///< the UNet's timestep
+  torch::Tensor unet_input;   ///< after scale_model_input ([2N] with guidance: uncond, cond)
+  torch::Tensor noise_pred;   ///< the guided prediction passed to the scheduler
+  torch::Tensor unet_output;  ///< the raw UNet output ([2N] with guidance)
+  torch::Tensor latents_out;  ///< the scheduler's prev_sample
+};
+
+/// The random numbers of one batch: one CPU generator per image (seeded from its seed) or the
+/// caller's shared stream. Draws are fp32 on the CPU, like diffusers' randn_tensor with a CPU
+/// generator, and move to the device afterwards.
+class BatchNoise {
+ public:
+  /// For a batch of `n` images.
+  BatchNoise(const NoiseSource& source, int64_t n);
+  /// Standard normal noise of `shape` ([n, ...]): image i's rows from image i's generator.
+  torch::Tensor draw(torch::IntArrayRef shape);
+
+ private:
+  std::vector<at::Generator> per_image_;
+  std::optional<at::Generator> stream_;
+  int64_t n_;
+};
+
+/// The loaded pipeline. Not thread-safe (the scheduler keeps state during a batch).
+class VariationPipeline {
+ public:
+  /// Loads every component of the diffusers folder `root` (throws naming the folder and the
+  /// missing / unsupported piece).
+  VariationPipeline(const std::filesystem::path& root, const VariationSettings& settings);
+
+  /// CLIP pixel values [N, 3, 224, 224] (CPU, fp32) of uint8 [3, H, W] images.
+  torch::Tensor preprocess(const std::vector<torch::Tensor>& images) const;
+  /// CLIP image embeddings [N, 1, P] of pixel values (on the pipeline's device and dtype).
+  torch::Tensor embed(const torch::Tensor& pixel_values);
+  /// Initial latents [N, 4, h, w] (fp32, CPU) scaled by the scheduler's init_noise_sigma:
+  /// from the shared stream in one draw, or one draw per image from its seed.
+  torch::Tensor initial_latents(int64_t n, BatchNoise& noise);
+  /// Denoised latents of `latents` given `embeddings` [N, 1, P]; `observe` sees every step.
+  torch::Tensor denoise(const torch::Tensor& embeddings, torch::Tensor latents, BatchNoise& noise,
+                        const std::function<void(const StepRecord&)>& observe = {});
+  /// VAE decode of denoised latents -> float [N, 3, H, W] in [-1, 1] (before clamping).
+  torch::Tensor decode(const torch::Tensor& latents);
+  /// Images uint8 [N, 3, H, W] of decoded values: round(clamp(x / 2 + 0.5, 0, 1) * 255).
+  static torch::Tensor to_uint8(const torch::Tensor& decoded);
+  /// All of the above: variations uint8 [N, 3, height, width] (CPU).
+  torch::Tensor generate(const std::vector<torch::Tensor>& images, const NoiseSource& noise);
+
+  /// Settings in force (height / width resolved).
+  const VariationSettings& settings() const { return settings_; }
+  /// The scheduler's name ("pndm", ...).
+  std::string scheduler_name() const { return scheduler_->name(); }
+  /// Loaded networks, for benchmarks and tests.
+  UNet& unet() { return unet_; }
+  /// The VAE.
+  Vae& vae() { return vae_; }
+
+ private:
+  VariationSettings settings_;
+  ClipPreprocessConfig preprocess_config_;
+  std::shared_ptr<ClipVisionModelImpl> encoder_;
+  UNet unet_{nullptr};
+  Vae vae_{nullptr};
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+/// The dtype named `name` ("fp32" | "fp16" | "bf16"); throws otherwise.
+torch::ScalarType parse_dtype(const std::string& name);
+
+}  // namespace mdlab::diffusion

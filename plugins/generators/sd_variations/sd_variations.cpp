@@ -1,0 +1,97 @@
+// The generator plugin "sd_variations": diffusers' StableDiffusionImageVariationPipeline run
+// natively (CLIP image embedding -> UNet denoising with classifier-free guidance -> VAE).
+#include "variation_pipeline.h"
+
+#include <mdlab/context.h>
+#include <mdlab/error.h>
+#include <mdlab/generator.h>
+#include <mdlab/options.h>
+#include <mdlab/plugin.h>
+
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace mdlab::diffusion {
+
+class SdVariations final : public Generator {
+ public:
+  SdVariations(const Options& options, Context& context)
+      : batch_size_(options.get_int("batch_size")) {
+    VariationSettings s;
+    s.guidance_scale = options.get_float("guidance_scale");
+    s.steps = options.get_int("steps");
+    const auto scheduler = options.get_string("scheduler");
+    s.scheduler = scheduler == "model" ? "" : scheduler;
+    s.eta = options.get_float("eta");
+    s.height = options.get_int("height");
+    s.width = options.get_int("width");
+    s.dtype = parse_dtype(options.get_string("dtype"));
+    const auto device = options.get_string("device");
+    s.device = device.empty() ? context.device() : torch::Device(device);
+    s.preprocess = options.get_string("preprocess") == "squash" ? PreprocessMode::squash
+                                                                : PreprocessMode::feature_extractor;
+    const std::string model = options.get_string("model");
+    MDLAB_CHECK(!model.empty(),
+                "sd_variations: `model` must name a diffusers folder of "
+                "lambdalabs/sd-image-variations-diffusers (safetensors weights)");
+    pipeline_ = std::make_unique<VariationPipeline>(model, s);
+    context.log(LogLevel::Info,
+                fmt::format("sd_variations: {} on {} ({}), {} scheduler, {} steps, guidance {}, "
+                            "{}x{}",
+                            model, s.device.str(), options.get_string("dtype"),
+                            pipeline_->scheduler_name(), s.steps, s.guidance_scale,
+                            pipeline_->settings().width, pipeline_->settings().height));
+  }
+
+  static OptionsSchema options_schema() {
+    OptionsSchema s;
+    s.add_required("model", OptionType::String,
+                   "Diffusers folder of the model (model_index.json, unet/, vae/, image_encoder/, "
+                   "scheduler/, feature_extractor/; safetensors weights)");
+    s.add_float("guidance_scale", 3.0,
+                "Classifier-free guidance scale (the unconditional input is the zero image "
+                "embedding); <= 1 turns guidance off")
+        .at_least(0.0);
+    s.add_int("steps", 50, "Denoising steps").range(1, 1000);
+    s.add_string("scheduler", "model",
+                 "Sampler: the folder's scheduler_config.json class, or PNDM (PLMS), DDIM, "
+                 "Euler with the folder's noise schedule")
+        .one_of({"model", "pndm", "ddim", "euler"});
+    s.add_float("eta", 0.0, "DDIM eta (0: deterministic DDIM)").range(0.0, 1.0);
+    s.add_int("height", 512, "Output height in pixels (multiple of 8; 0: the model's size)")
+        .at_least(0);
+    s.add_int("width", 512, "Output width in pixels (multiple of 8; 0: the model's size)")
+        .at_least(0);
+    s.add_string("dtype", "fp32", "Weights and activations (fp16 needs CUDA)")
+        .one_of({"fp32", "fp16", "bf16"});
+    s.add_int("batch_size", 4, "Images denoised together").at_least(1);
+    s.add_string("preprocess", "feature_extractor",
+                 "CLIP input: the pipeline's feature extractor (shortest side to 224, PIL "
+                 "bicubic, centre crop) or the model card's squash to 224x224 (no antialias)")
+        .one_of({"feature_extractor", "squash"});
+    s.add_string("device", "", "Device of the networks (\"\": the file's `device`)");
+    return s;
+  }
+
+  torch::Tensor generate(const std::vector<torch::Tensor>& images,
+                         const NoiseSource& noise) override {
+    return pipeline_->generate(images, noise);
+  }
+
+  int64_t preferred_batch_size() const override { return batch_size_; }
+
+  std::pair<int64_t, int64_t> output_size() const override {
+    return {pipeline_->settings().height, pipeline_->settings().width};
+  }
+
+ private:
+  int64_t batch_size_;
+  std::unique_ptr<VariationPipeline> pipeline_;
+};
+
+}  // namespace mdlab::diffusion
+
+MDLAB_PLUGIN(mdlab::diffusion::SdVariations, mdlab::Generator, "sd_variations", "1.0.0",
+             "Stable Diffusion image variations (diffusers StableDiffusionImageVariationPipeline "
+             "folders), run natively")

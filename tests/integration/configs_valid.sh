@@ -1,0 +1,19 @@
+# Every experiment file shipped under configs/ validates (CUDA-only settings swapped for their
+# CPU equivalents on this CPU build), and the generate files validate as generate files.
+source "$(dirname "$0")/lib.sh"
+n=0
+for f in "$SRC"/configs/quickstart.toml "$SRC"/configs/*/*.toml; do
+  base=$(basename "$f")
+  case "$base" in
+    common.toml|resnet.toml) continue ;;  # fragments that others extend
+    generate*.toml)
+      expect_status 0 "$MDLAB" generate "$f" --validate --set experiment.device=cpu \
+        --set train.precision=fp32 ;;
+    *)
+      expect_status 0 "$MDLAB" validate "$f" --set experiment.device=cpu \
+        --set train.precision=fp32 ;;
+  esac
+  n=$((n + 1))
+done
+[ "$n" -ge 20 ] || fail "only $n config files found"
+echo "configs ok ($n files)"

@@ -1,0 +1,37 @@
+// Helpers of the diffusion tests: tensor comparisons with the MANIFEST tolerances, and PNG
+// fixtures as tensors.
+#pragma once
+
+#include "image_decode.h"
+
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+namespace mdlab::test {
+
+/// max |a - b| (in double); the shapes must agree.
+inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  REQUIRE(a.sizes() == b.sizes());
+  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+/// |got - want| <= atol + rtol * |want| everywhere (numpy's allclose).
+inline bool all_close(const torch::Tensor& got, const torch::Tensor& want, double atol,
+                      double rtol) {
+  REQUIRE(got.sizes() == want.sizes());
+  auto g = got.to(torch::kDouble), w = want.to(torch::kDouble);
+  return ((g - w).abs() <= atol + rtol * w.abs()).all().item<bool>();
+}
+
+/// The image file as uint8 [H, W, C].
+inline torch::Tensor read_image_hwc(const std::filesystem::path& file) {
+  ImageU8 image;
+  decode_image_file(file, image, {});
+  return torch::from_blob(image.data.data(), {image.height, image.width, image.channels},
+                          torch::kUInt8)
+      .clone();
+}
+
+}  // namespace mdlab::test

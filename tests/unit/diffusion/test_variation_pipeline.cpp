@@ -1,0 +1,154 @@
+// The whole image-variation loop against diffusers' StableDiffusionImageVariationPipeline
+// (../shared/fixtures/sd_variations_tiny): pixel values, image embeddings, initial latents,
+// timesteps, every step's UNet input / guided prediction / latents, final latents, decoded
+// image and the uint8 output, for PNDM and DDIM with guidance and PNDM without; then the
+// per-image noise contract (an image's output does not depend on its batch neighbours).
+#include "compare.h"
+#include "fixtures.h"
+#include "variation_pipeline.h"
+
+#include <mdlab/context.h>
+#include <mdlab/error.h>
+#include <mdlab/safetensors.h>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+namespace fs = std::filesystem;
+using namespace mdlab::diffusion;
+using mdlab::test::all_close;
+using mdlab::test::max_abs_diff;
+
+namespace {
+
+torch::Tensor chw_of(const fs::path& file) {
+  return mdlab::test::read_image_hwc(file).permute({2, 0, 1}).contiguous();
+}
+
+struct Run {
+  const char* name;
+  const char* scheduler;
+  double guidance;
+};
+
+}  // namespace
+
+TEST_CASE("the variation loop reproduces diffusers stage by stage", "[pipeline]") {
+  auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
+  if (!dir) return;
+  torch::NoGradGuard no_grad;
+  const auto input = chw_of(*dir / "input.png");
+  const auto pixel_ref =
+      mdlab::read_safetensors(*dir / "run_pndm_cfg.safetensors").at("pixel_values");
+  for (const Run& run :
+       {Run{"pndm_cfg", "", 3.0}, Run{"ddim_cfg", "ddim", 3.0}, Run{"pndm_nocfg", "", 1.0}}) {
+    INFO("run " << run.name);
+    auto rec = mdlab::read_safetensors(*dir / fmt::format("run_{}.safetensors", run.name));
+    VariationSettings settings;
+    settings.guidance_scale = run.guidance;
+    settings.steps = 5;
+    settings.scheduler = run.scheduler;
+    settings.height = 64;
+    settings.width = 64;
+    VariationPipeline pipe(*dir / "pipeline", settings);
+
+    auto pixels = pipe.preprocess({input});
+    INFO("pixel_values max diff " << max_abs_diff(pixels, pixel_ref));
+    CHECK(max_abs_diff(pixels, pixel_ref) <= 1e-5);
+    auto embeddings = pipe.embed(pixels);
+    INFO("image_embeddings max diff " << max_abs_diff(embeddings, rec.at("image_embeddings_cond")));
+    CHECK(max_abs_diff(embeddings, rec.at("image_embeddings_cond")) <= 1e-5);
+
+    mdlab::NoiseSource noise;
+    noise.stream = mdlab::make_cpu_generator(25);
+    BatchNoise batch_noise(noise, 1);
+    auto latents = pipe.initial_latents(1, batch_noise);
+    CHECK(max_abs_diff(latents, rec.at("latents_init")) == 0.0);
+
+    const auto timesteps = rec.at("timesteps");
+    int64_t steps_seen = 0;
+    double worst_step = 0;
+    auto final_latents =
+        pipe.denoise(embeddings, latents, batch_noise, [&](const StepRecord& step) {
+          const auto key = [&](const char* what) {
+            return fmt::format("step{:02d}_{}", step.index, what);
+          };
+          CHECK(step.timestep == timesteps[static_cast<int64_t>(step.index)].item<int64_t>());
+          worst_step =
+              std::max(worst_step, max_abs_diff(step.unet_input, rec.at(key("unet_input"))));
+          worst_step =
+              std::max(worst_step, max_abs_diff(step.noise_pred, rec.at(key("noise_pred_guided"))));
+          ++steps_seen;
+        });
+    CHECK(steps_seen == timesteps.size(0));
+    INFO("worst per-step difference " << worst_step);
+    CHECK(worst_step <= 1e-3);
+    INFO("latents_final max diff " << max_abs_diff(final_latents, rec.at("latents_final")));
+    CHECK(max_abs_diff(final_latents, rec.at("latents_final")) <= 1e-3);
+    auto decoded = pipe.decode(final_latents);
+    INFO("decoded max diff " << max_abs_diff(decoded, rec.at("decoded")));
+    CHECK(max_abs_diff(decoded, rec.at("decoded")) <= 1e-3);
+
+    auto image = VariationPipeline::to_uint8(decoded);
+    auto reference = chw_of(*dir / fmt::format("output_{}.png", run.name)).unsqueeze(0);
+    auto diff = (image.to(torch::kInt) - reference.to(torch::kInt)).abs();
+    INFO("PNG max diff " << diff.max().item<int>() << ", pixels off "
+                         << (diff > 0).sum().item<int64_t>());
+    CHECK(diff.max().item<int>() <= 1);
+
+    // generate() in one call, from the same seed, gives the same image.
+    mdlab::NoiseSource again;
+    again.stream = mdlab::make_cpu_generator(25);
+    auto generated = pipe.generate({input}, again);
+    CHECK(torch::equal(generated, image));
+  }
+}
+
+TEST_CASE("per-image seeds make an image independent of its batch", "[pipeline]") {
+  auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
+  if (!dir) return;
+  VariationSettings settings;
+  settings.steps = 3;
+  settings.scheduler = "ddim";
+  settings.eta = 1.0;  // DDIM draws fresh noise every step: per-image streams must hold
+  settings.height = 32;
+  settings.width = 48;
+  VariationPipeline pipe(*dir / "pipeline", settings);
+  const auto photo = chw_of(*dir / "input.png");
+  const auto other = torch::randint(0, 256, {3, 40, 70}, torch::kUInt8);
+  mdlab::NoiseSource alone;
+  alone.seeds = {7};
+  auto single = pipe.generate({photo}, alone);
+  CHECK(single.sizes() == torch::IntArrayRef({1, 3, 32, 48}));
+  mdlab::NoiseSource batch;
+  batch.seeds = {99, 7};
+  auto pair = pipe.generate({other, photo}, batch);
+  CHECK(torch::equal(pair[1], single[0]));
+  mdlab::NoiseSource reseeded;
+  reseeded.seeds = {8};
+  CHECK_FALSE(torch::equal(pipe.generate({photo}, reseeded), single));
+}
+
+TEST_CASE("pipeline folders with missing or foreign parts are refused clearly",
+          "[pipeline][errors]") {
+  auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
+  if (!dir) return;
+  const fs::path tmp = mdlab::test::temp_dir("pipeline_parts");
+  fs::copy(*dir / "pipeline", tmp / "pipeline", fs::copy_options::recursive);
+  fs::permissions(tmp / "pipeline", fs::perms::owner_all, fs::perm_options::add);
+  for (const auto& entry : fs::recursive_directory_iterator(tmp / "pipeline")) {
+    fs::permissions(entry.path(), fs::perms::owner_all, fs::perm_options::add);
+  }
+  fs::remove_all(tmp / "pipeline" / "vae");
+  VariationSettings settings;
+  CHECK_THROWS_WITH(VariationPipeline(tmp / "pipeline", settings),
+                    Catch::Contains("component 'vae' is missing"));
+  settings.dtype = torch::kHalf;
+  CHECK_THROWS_WITH(VariationPipeline(*dir / "pipeline", settings),
+                    Catch::Contains("fp16 needs a CUDA device"));
+  settings.dtype = torch::kFloat;
+  settings.height = 60;
+  CHECK_THROWS_WITH(VariationPipeline(*dir / "pipeline", settings),
+                    Catch::Contains("multiples of 8"));
+}

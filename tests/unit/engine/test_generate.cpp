@@ -1,0 +1,44 @@
+// `mdlab generate` pieces that need no model: --shard parsing, the [generate] table and the
+// generate schema (a [generator] table required, [backbone] and [method] optional).
+#include "experiment_schema.h"
+#include "generate_command.h"
+
+#include <mdlab/error.h>
+
+#include <catch2/catch.hpp>
+
+using namespace mdlab;
+
+TEST_CASE("shards parse as i/n and reject the rest", "[generate]") {
+  auto s = parse_shard("3/8");
+  CHECK(s.index == 3);
+  CHECK(s.count == 8);
+  CHECK(parse_shard("0/1").count == 1);
+  CHECK_THROWS_WITH(parse_shard("8/8"), Catch::Contains("[0, n)"));
+  CHECK_THROWS_WITH(parse_shard("1/0"), Catch::Contains("[0, n)"));
+  CHECK_THROWS_WITH(parse_shard("two/4"), Catch::Contains("i/n"));
+  CHECK_THROWS_WITH(parse_shard("-1/4"), Catch::Contains("i/n"));
+}
+
+TEST_CASE("the generate schema requires a generator, not a method", "[generate]") {
+  const ExperimentSchema schema = generate_schema();
+  bool generator_required = false, method_required = true, backbone_required = true;
+  for (const auto& section : schema.plugins) {
+    if (section.path == "generator") generator_required = section.required;
+    if (section.path == "method") method_required = section.required;
+    if (section.path == "backbone") backbone_required = section.required;
+  }
+  CHECK(generator_required);
+  CHECK_FALSE(method_required);
+  CHECK_FALSE(backbone_required);
+  // Both schemas know the [generate] table, so one file can drive generation and training.
+  for (const auto& s : {schema, experiment_schema()}) {
+    const CoreSection* generate = nullptr;
+    for (const auto& core : s.core) {
+      if (core.path == "generate") generate = &core;
+    }
+    REQUIRE(generate != nullptr);
+    CHECK(generate->schema.find("seeding") != nullptr);
+    CHECK(generate->schema.find("variations") != nullptr);
+  }
+}
