@@ -48,6 +48,7 @@ double peak_rss_mib() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines reach a pipe (tee) as they are measured
   std::vector<int64_t> latents{32, 64};
   int64_t batch = 2, repeats = 3, threads = 2, sample_steps = 0;
   std::string device_name = "cpu", dtype_name = "fp32", configs = "bench/sd15";

@@ -89,6 +89,11 @@ ExperimentSchema experiment_schema() {
                   "sharding and resumption) or diffusers (one generator seeded once, drawn batch "
                   "by batch, as the reference pipeline; for parity checks)")
       .one_of({"per_image", "diffusers"});
+  generate
+      .add_int("seed", -1,
+               "Seed of the generation noise (-1: [experiment] seed, which also picks the "
+               "`fraction` subset exactly as training does)")
+      .at_least(-1);
   generate.add_string("image_format", "png", "File format of the outputs").one_of({"png", "jpg"});
   generate.add_int("jpeg_quality", 95, "Quality of jpg outputs").range(1, 100);
   generate.add_int("batch_size", 0, "Images per generator call (0: the generator's preference)")

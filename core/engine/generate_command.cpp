@@ -123,7 +123,10 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
                  generator_section->plugin.c_str());
     return kExitOk;
   }
+  // The experiment seed picks the `fraction` subset (as in training); the noise has its own.
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
+  const uint64_t noise_seed =
+      gen.get_int("seed") >= 0 ? static_cast<uint64_t>(gen.get_int("seed")) : seed;
 
   fs::path out = request.out ? *request.out : fs::path(gen.get_string("out"));
   if (out.empty()) out = exp.config.find("data.synthetic")->options.get_string("root");
@@ -173,6 +176,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
   run_log.set_meta("torch_version", sdk_torch_version());
   run_log.set_meta("device", e.get_string("device"));
   run_log.set_meta("seed", std::to_string(seed));
+  run_log.set_meta("generate/noise_seed", std::to_string(noise_seed));
   run_log.set_meta("started_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
   run_log.set_meta("blas", loaded_blas_library());
   run_log.set_meta("generate/out", fs::absolute(out).string());
@@ -226,7 +230,8 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
         const std::string& key = source->key(index);
         for (int64_t v = 0; v < variations; ++v) {
           const uint64_t job_seed =
-              diffusers_seeding ? seed : derive_seed(seed, fmt::format("generate/{}/v{}", key, v));
+              diffusers_seeding ? noise_seed
+                                : derive_seed(noise_seed, fmt::format("generate/{}/v{}", key, v));
           jobs.push_back(
               {source.get(), index, v, job_seed, out / output_name(key, v, variations, format)});
         }
@@ -283,7 +288,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
     }
 
     NoiseSource stream_noise;
-    if (diffusers_seeding) stream_noise.stream = make_cpu_generator(seed);
+    if (diffusers_seeding) stream_noise.stream = make_cpu_generator(noise_seed);
     const bool on_error_skip = data.get_string("on_error") == "skip";
 
     progress.begin("generate", to_make);

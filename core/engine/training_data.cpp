@@ -193,6 +193,7 @@ TrainingPipeline build_training_pipeline(const ValidatedConfig& config,
     so.variations = static_cast<int>(synthetic.get_int("variations"));
     so.on_missing = parse_missing_partner_policy(synthetic.get_string("on_missing"));
     so.seed = derive_seed(run.seed, "data/variation");
+    so.used = train.indices;
     train.synthetic = std::make_shared<SyntheticPartners>(
         p.train_source, so,
         [](const std::filesystem::path& file, ImageU8& out, const DecodeHint& hint) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <iterator>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -169,16 +170,26 @@ SyntheticPartners::SyntheticPartners(std::shared_ptr<const DataSource> real,
     max_candidates_ = std::max(max_candidates_, count);
   }
 
-  if (!missing_.empty() && options_.on_missing == MissingPartnerPolicy::kError) {
+  // Only the samples the run uses need partners (a `fraction` subset's mirror holds just
+  // those).
+  std::vector<int64_t> missing_used;
+  if (options_.used.empty()) {
+    missing_used = missing_;
+  } else {
+    std::set_intersection(missing_.begin(), missing_.end(), options_.used.begin(),
+                          options_.used.end(), std::back_inserter(missing_used));
+  }
+  const int64_t used = options_.used.empty() ? n : static_cast<int64_t>(options_.used.size());
+  if (!missing_used.empty() && options_.on_missing == MissingPartnerPolicy::kError) {
     std::string listed;
-    for (size_t j = 0; j < missing_.size() && j < kMaxListedKeys; ++j)
-      listed += fmt::format("{}'{}'", j ? ", " : "", real_->key(missing_[j]));
-    if (missing_.size() > kMaxListedKeys) listed += ", ...";
+    for (size_t j = 0; j < missing_used.size() && j < kMaxListedKeys; ++j)
+      listed += fmt::format("{}'{}'", j ? ", " : "", real_->key(missing_used[j]));
+    if (missing_used.size() > kMaxListedKeys) listed += ", ...";
     MDLAB_THROW(
         "synthetic partners: {} of {} samples have no partner under '{}' (looked for "
         "<key>.<image extension> and <key>_v<N>.<image extension>); first missing keys: {}; "
         "set on_missing = \"skip\" or \"real\" to train anyway",
-        missing_.size(), n, options_.root.string(), listed);
+        missing_used.size(), used, options_.root.string(), listed);
   }
 }
 

@@ -48,6 +48,9 @@ struct SyntheticOptions {
   int variations = 0;          ///< candidates used per key; 0 = every one found
   MissingPartnerPolicy on_missing = MissingPartnerPolicy::kError;  ///< missing partners
   uint64_t seed = 0;  ///< run seed: picks the candidate of each (epoch, key)
+  /// Real indices (ascending) that will be used, e.g. a `fraction` subset: only their
+  /// partners must exist under kError. Empty: every sample.
+  std::vector<int64_t> used;
 };
 
 /// The synthetic partners of one real source, indexed like it.

@@ -82,6 +82,11 @@ Axis coefficients(int in_size, int out_size, PilFilter filter) {
   return axis;
 }
 
+// Python's floor division by 2 (C++ truncates negative quotients towards zero).
+int64_t floor_half(int64_t v) {
+  return v >= 0 ? v / 2 : -((1 - v) / 2);
+}
+
 inline uint8_t clip8(int64_t accumulator) {
   const int64_t v = accumulator >> kPrecisionBits;  // arithmetic shift: floor
   return static_cast<uint8_t>(std::clamp<int64_t>(v, 0, 255));
@@ -153,12 +158,33 @@ torch::Tensor pil_resize(const torch::Tensor& hwc, int64_t out_w, int64_t out_h,
   return out;
 }
 
+// top = (H - crop_h) // 2 with Python's floor; the zero canvas takes the ceil of half the excess
+// above and to the left (transformers 4.33; older versions floored it and could return one row
+// short).
+torch::Tensor center_crop(const torch::Tensor& hwc, int64_t crop_h, int64_t crop_w) {
+  const int64_t h = hwc.size(0), w = hwc.size(1);
+  int64_t top = floor_half(h - crop_h), left = floor_half(w - crop_w);
+  if (top >= 0 && left >= 0 && top + crop_h <= h && left + crop_w <= w) {
+    return hwc.narrow(0, top, crop_h).narrow(1, left, crop_w);
+  }
+  const int64_t canvas_h = std::max(crop_h, h), canvas_w = std::max(crop_w, w);
+  const int64_t top_pad = (canvas_h - h + 1) / 2, left_pad = (canvas_w - w + 1) / 2;
+  auto canvas = torch::zeros({canvas_h, canvas_w, hwc.size(2)}, hwc.options());
+  canvas.narrow(0, top_pad, h).narrow(1, left_pad, w).copy_(hwc);
+  top += top_pad;
+  left += left_pad;
+  const int64_t r0 = std::max<int64_t>(0, top), r1 = std::min(canvas_h, top + crop_h);
+  const int64_t c0 = std::max<int64_t>(0, left), c1 = std::min(canvas_w, left + crop_w);
+  return canvas.slice(0, r0, r1).slice(1, c0, c1);
+}
+
 ClipPreprocessConfig::ClipPreprocessConfig(const JsonConfig& config) {
   do_resize = config.get<bool>("do_resize", do_resize);
   const Json& size = config.raw("size");
   if (size.is_number_integer()) {
     shortest_edge = size.get<int64_t>();
-  } else if (size.is_object() && size.contains("shortest_edge")) {
+  } else if (size.is_object() && size.contains("shortest_edge") &&
+             size["shortest_edge"].is_number_integer()) {
     shortest_edge = size["shortest_edge"].get<int64_t>();
   } else if (!size.is_null()) {
     config.fail("size", "must be an integer or {\"shortest_edge\": N}, not " + size.dump());
@@ -176,7 +202,8 @@ ClipPreprocessConfig::ClipPreprocessConfig(const JsonConfig& config) {
   const Json& crop = config.raw("crop_size");
   if (crop.is_number_integer()) {
     crop_height = crop_width = crop.get<int64_t>();
-  } else if (crop.is_object() && crop.contains("height") && crop.contains("width")) {
+  } else if (crop.is_object() && crop.contains("height") && crop.contains("width") &&
+             crop["height"].is_number_integer() && crop["width"].is_number_integer()) {
     crop_height = crop["height"].get<int64_t>();
     crop_width = crop["width"].get<int64_t>();
   } else if (!crop.is_null()) {
@@ -188,6 +215,11 @@ ClipPreprocessConfig::ClipPreprocessConfig(const JsonConfig& config) {
   do_normalize = config.get<bool>("do_normalize", do_normalize);
   auto three = [&](const char* key, std::array<float, 3>& out) {
     if (!config.has(key)) return;
+    // transformers also accepts one number for all channels.
+    if (config.raw(key).is_number()) {
+      out.fill(config.require<float>(key));
+      return;
+    }
     auto values = config.require<std::vector<float>>(key);
     if (values.size() != 3) config.fail(key, "must have 3 values (RGB)");
     std::copy(values.begin(), values.end(), out.begin());
@@ -227,14 +259,7 @@ torch::Tensor clip_preprocess(const torch::Tensor& chw, const ClipPreprocessConf
     const int64_t out_w = w <= h ? new_short : new_long;
     hwc = pil_resize(hwc, out_w, out_h, config.resample);
   }
-  if (config.do_center_crop) {
-    const int64_t h = hwc.size(0), w = hwc.size(1);
-    MDLAB_CHECK(h >= config.crop_height && w >= config.crop_width,
-                "CLIP preprocessing: a {}x{} image is smaller than the {}x{} crop", w, h,
-                config.crop_width, config.crop_height);
-    const int64_t top = (h - config.crop_height) / 2, left = (w - config.crop_width) / 2;
-    hwc = hwc.narrow(0, top, config.crop_height).narrow(1, left, config.crop_width);
-  }
+  if (config.do_center_crop) hwc = center_crop(hwc, config.crop_height, config.crop_width);
   // transformers: uint8 * factor in float64, then float32; normalisation in float32.
   auto x = hwc.permute({2, 0, 1}).to(torch::kDouble);
   if (config.do_rescale) x = x * config.rescale_factor;

@@ -51,6 +51,11 @@ struct ClipPreprocessConfig {
 /// fractional bits, rounding and clipping to uint8 after each pass -- bit-exact with PIL.
 torch::Tensor pil_resize(const torch::Tensor& hwc, int64_t out_w, int64_t out_h, PilFilter filter);
 
+/// transformers' center_crop of a uint8 [H, W, C] image to crop_h x crop_w: top-left at
+/// ((H - crop_h) // 2, (W - crop_w) // 2); an image smaller than the crop is zero-padded around
+/// its centre first. Returns a view when no padding is needed.
+torch::Tensor center_crop(const torch::Tensor& hwc, int64_t crop_h, int64_t crop_w);
+
 /// CLIP pixel values float [3, S, S] of a uint8 [3, H, W] RGB image.
 torch::Tensor clip_preprocess(const torch::Tensor& chw, const ClipPreprocessConfig& config,
                               PreprocessMode mode);

@@ -26,34 +26,38 @@ class EulerScheduler final : public Scheduler {
     const int64_t T = schedule_.num_train_timesteps;
     timesteps_.clear();
     if (schedule_.timestep_spacing == "linspace") {
-      const double step = steps == 1 ? 0.0 : (T - 1.0) / (steps - 1);
-      for (int64_t i = steps - 1; i >= 0; --i) {
-        timesteps_.push_back(i == steps - 1 ? T - 1.0 : i * step);
+      // Fractional timesteps, float32 in diffusers: the UNet sees the rounded values.
+      for (double t : schedule_.linspace_timesteps(steps)) {
+        timesteps_.push_back(static_cast<double>(static_cast<float>(t)));
       }
     } else {
-      // leading / trailing: integral timesteps, as float32 in diffusers.
-      for (int64_t t : schedule_.spaced_timesteps(steps))
+      for (int64_t t : schedule_.spaced_timesteps(steps)) {
         timesteps_.push_back(static_cast<double>(t));
+      }
     }
-    // Linear interpolation of the training sigmas at (possibly fractional) timesteps.
+    // numpy.interp of the training sigmas at the (possibly fractional) timesteps, in double,
+    // then float32.
     const float* s = train_sigmas_.data_ptr<float>();
     sigmas_.clear();
     for (double t : timesteps_) {
       const double clamped = std::clamp(t, 0.0, static_cast<double>(T - 1));
-      const int64_t lo = static_cast<int64_t>(std::floor(clamped));
+      const auto lo = static_cast<int64_t>(std::floor(clamped));
       const int64_t hi = std::min(lo + 1, T - 1);
-      const double w = clamped - lo;
-      sigmas_.push_back(static_cast<float>(s[lo] + (s[hi] - static_cast<double>(s[lo])) * w));
+      const double slope = static_cast<double>(s[hi]) - static_cast<double>(s[lo]);
+      sigmas_.push_back(static_cast<float>(slope * (clamped - static_cast<double>(lo)) + s[lo]));
     }
     sigmas_.push_back(0.0f);
   }
 
   double init_noise_sigma() const override {
-    const double max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
+    MDLAB_CHECK(!sigmas_.empty(),
+                "Euler: init_noise_sigma depends on the steps; call set_timesteps first");
+    // fp32 like diffusers' tensor arithmetic, so the initial latents agree bit for bit.
+    const float max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
     if (schedule_.timestep_spacing == "linspace" || schedule_.timestep_spacing == "trailing") {
       return max_sigma;
     }
-    return std::sqrt(max_sigma * max_sigma + 1);
+    return std::sqrt(max_sigma * max_sigma + 1.0f);
   }
 
   torch::Tensor scale_model_input(const torch::Tensor& sample, size_t index) const override {
@@ -80,9 +84,6 @@ class EulerScheduler final : public Scheduler {
   }
 
   std::string name() const override { return "euler"; }
-
-  /// The sigmas of the current run (tests).
-  const std::vector<float>& sigmas() const { return sigmas_; }
 
  private:
   NoiseSchedule schedule_;

@@ -28,10 +28,27 @@ torch::Tensor cosine_betas(int64_t n) {
 
 }  // namespace
 
-NoiseSchedule::NoiseSchedule(const JsonConfig& config) {
+std::string resolve_scheduler_kind(const JsonConfig& config, std::string_view kind) {
+  if (kind == "pndm" || kind == "ddim" || kind == "euler") return std::string(kind);
+  MDLAB_CHECK(kind.empty(), "unknown scheduler \"{}\" (pndm, ddim, euler)", kind);
+  const auto cls = config.get<std::string>("_class_name", "PNDMScheduler");
+  if (cls == "PNDMScheduler") return "pndm";
+  if (cls == "DDIMScheduler") return "ddim";
+  if (cls == "EulerDiscreteScheduler") return "euler";
+  config.fail("_class_name", fmt::format("= \"{}\" is not a supported scheduler (PNDMScheduler, "
+                                         "DDIMScheduler, EulerDiscreteScheduler); choose one with "
+                                         "the generator's `scheduler` option",
+                                         cls));
+}
+
+NoiseSchedule::NoiseSchedule(const JsonConfig& config, std::string_view kind_name) {
+  // diffusers fills keys a file lacks with the defaults of the class being built, not of the
+  // class that wrote the file; these three differ between the schedulers.
+  const std::string kind = resolve_scheduler_kind(config, kind_name);
   num_train_timesteps = config.get<int64_t>("num_train_timesteps", num_train_timesteps);
   if (num_train_timesteps < 2) config.fail("num_train_timesteps", "must be at least 2");
-  timestep_spacing = config.get<std::string>("timestep_spacing", timestep_spacing);
+  timestep_spacing =
+      config.get<std::string>("timestep_spacing", kind == "euler" ? "linspace" : "leading");
   if (timestep_spacing != "leading" && timestep_spacing != "trailing" &&
       timestep_spacing != "linspace") {
     config.fail("timestep_spacing", fmt::format("= \"{}\" is not supported (leading, trailing, "
@@ -46,10 +63,10 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config) {
                                                "v_prediction, sample)",
                                                prediction_type));
   }
-  set_alpha_to_one = config.get<bool>("set_alpha_to_one", set_alpha_to_one);
-  clip_sample = config.get<bool>("clip_sample", clip_sample);
+  set_alpha_to_one = config.get<bool>("set_alpha_to_one", kind == "ddim");
+  clip_sample = kind == "ddim" && config.get<bool>("clip_sample", true);
   clip_sample_range = config.get<double>("clip_sample_range", clip_sample_range);
-  if (config.get<bool>("thresholding", false)) {
+  if (kind == "ddim" && config.get<bool>("thresholding", false)) {
     config.fail("thresholding", "= true (dynamic thresholding) is not supported");
   }
 
@@ -60,20 +77,20 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config) {
                                                betas.size(0), num_train_timesteps));
     }
   } else {
-    const auto kind = config.get<std::string>("beta_schedule", "linear");
+    const auto schedule_kind = config.get<std::string>("beta_schedule", "linear");
     const double start = config.get<double>("beta_start", 0.0001);
     const double end = config.get<double>("beta_end", 0.02);
     const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
-    if (kind == "linear") {
+    if (schedule_kind == "linear") {
       betas = torch::linspace(start, end, num_train_timesteps, f32);
-    } else if (kind == "scaled_linear") {
+    } else if (schedule_kind == "scaled_linear") {
       betas = torch::linspace(std::sqrt(start), std::sqrt(end), num_train_timesteps, f32).pow(2);
-    } else if (kind == "squaredcos_cap_v2") {
+    } else if (schedule_kind == "squaredcos_cap_v2") {
       betas = cosine_betas(num_train_timesteps);
     } else {
       config.fail("beta_schedule", fmt::format("= \"{}\" is not supported (linear, scaled_linear, "
                                                "squaredcos_cap_v2)",
-                                               kind));
+                                               schedule_kind));
     }
   }
   alphas_cumprod = torch::cumprod(1.0 - betas, 0);
@@ -87,50 +104,52 @@ float NoiseSchedule::alpha_cumprod(int64_t t) const {
 std::vector<int64_t> NoiseSchedule::spaced_timesteps(int64_t steps) const {
   MDLAB_CHECK(steps >= 1 && steps <= num_train_timesteps,
               "{} sampling steps for a schedule of {} training steps", steps, num_train_timesteps);
+  const auto T = static_cast<double>(num_train_timesteps);
   std::vector<int64_t> out;
   if (timestep_spacing == "leading") {
     const int64_t ratio = num_train_timesteps / steps;
     for (int64_t i = steps - 1; i >= 0; --i) out.push_back(i * ratio + steps_offset);
+    MDLAB_CHECK(out.front() < num_train_timesteps,
+                "{} sampling steps with steps_offset {} reach timestep {}, beyond the {} training "
+                "steps; use fewer steps",
+                steps, steps_offset, out.front(), num_train_timesteps);
   } else if (timestep_spacing == "trailing") {
-    const double ratio = static_cast<double>(num_train_timesteps) / steps;
+    // numpy.arange(T, 0, -T / steps) fills start + i * delta with delta re-derived from the
+    // first two values; at exact halves that decides numpy.round's result (T = 1000, 48 steps).
+    const double second = T - T / static_cast<double>(steps);
+    const double delta = second - T;
     for (int64_t i = 0; i < steps; ++i) {
-      out.push_back(static_cast<int64_t>(std::nearbyint(num_train_timesteps - i * ratio)) - 1);
+      const double t = i == 0 ? T : i == 1 ? second : T + static_cast<double>(i) * delta;
+      out.push_back(static_cast<int64_t>(std::nearbyint(t)) - 1);
     }
   } else {  // linspace
-    for (int64_t i = steps - 1; i >= 0; --i) {
-      // numpy.linspace: start + i * step, the last point exactly the stop.
-      const double step = steps == 1 ? 0.0 : (num_train_timesteps - 1.0) / (steps - 1);
-      const double t = i == steps - 1 ? num_train_timesteps - 1.0 : i * step;
+    for (const double t : linspace_timesteps(steps)) {
       out.push_back(static_cast<int64_t>(std::nearbyint(t)));
     }
   }
   return out;
 }
 
+std::vector<double> NoiseSchedule::linspace_timesteps(int64_t steps) const {
+  MDLAB_CHECK(steps >= 1 && steps <= num_train_timesteps,
+              "{} sampling steps for a schedule of {} training steps", steps, num_train_timesteps);
+  // numpy.linspace(0, T - 1, steps), descending: i * step, the last point exactly T - 1.
+  const double last = static_cast<double>(num_train_timesteps - 1);
+  const double step = steps > 1 ? last / static_cast<double>(steps - 1) : 0.0;
+  std::vector<double> out;
+  for (int64_t i = steps - 1; i >= 0; --i) {
+    out.push_back(steps > 1 && i == steps - 1 ? last : static_cast<double>(i) * step);
+  }
+  return out;
+}
+
 std::unique_ptr<Scheduler> make_scheduler(const JsonConfig& config, std::string_view kind,
                                           const SchedulerOptions& options) {
-  std::string name(kind);
-  if (name.empty()) {
-    const auto cls = config.get<std::string>("_class_name", "PNDMScheduler");
-    if (cls == "PNDMScheduler")
-      name = "pndm";
-    else if (cls == "DDIMScheduler")
-      name = "ddim";
-    else if (cls == "EulerDiscreteScheduler")
-      name = "euler";
-    else {
-      config.fail("_class_name", fmt::format("= \"{}\" is not a supported scheduler "
-                                             "(PNDMScheduler, DDIMScheduler, "
-                                             "EulerDiscreteScheduler); choose one with the "
-                                             "generator's `scheduler` option",
-                                             cls));
-    }
-  }
-  NoiseSchedule schedule(config);
+  const std::string name = resolve_scheduler_kind(config, kind);
+  NoiseSchedule schedule(config, name);
   if (name == "pndm") return make_pndm_scheduler(std::move(schedule), config);
   if (name == "ddim") return make_ddim_scheduler(std::move(schedule), config, options);
-  if (name == "euler") return make_euler_scheduler(std::move(schedule), config);
-  MDLAB_THROW("unknown scheduler \"{}\" (pndm, ddim, euler)", name);
+  return make_euler_scheduler(std::move(schedule), config);
 }
 
 }  // namespace mdlab::diffusion

@@ -27,13 +27,16 @@ struct SchedulerOptions {
   double eta = 0.0;  ///< DDIM: 0 deterministic, 1 DDPM-like
 };
 
-/// The settings of scheduler_config.json shared by every scheduler.
+/// The settings of scheduler_config.json shared by every scheduler. A key the file lacks takes
+/// the default of the scheduler class that will run (diffusers 0.21 `from_config` semantics:
+/// PNDM set_alpha_to_one false; DDIM set_alpha_to_one true and clip_sample true; Euler
+/// timestep_spacing "linspace"), so swapping the scheduler of a folder behaves as in diffusers.
 struct NoiseSchedule {
   int64_t num_train_timesteps = 1000;        ///< training steps
   std::string timestep_spacing = "leading";  ///< leading | trailing | linspace
   int64_t steps_offset = 0;                  ///< added to leading timesteps (SD: 1)
   std::string prediction_type = "epsilon";   ///< epsilon | v_prediction | sample
-  bool set_alpha_to_one = true;              ///< alpha of the step after t = 0
+  bool set_alpha_to_one = false;             ///< alpha of the step after t = 0 is 1
   bool clip_sample = false;                  ///< clamp the predicted x0 (DDIM)
   double clip_sample_range = 1.0;            ///< its bound
   torch::Tensor betas;                       ///< [T] float32
@@ -41,13 +44,22 @@ struct NoiseSchedule {
   float final_alpha_cumprod = 1.0f;          ///< 1 or alphas_cumprod[0]
 
   /// Reads and validates the config (beta_schedule linear | scaled_linear |
-  /// squaredcos_cap_v2, or trained_betas); names the file and key on error.
-  explicit NoiseSchedule(const JsonConfig& config);
+  /// squaredcos_cap_v2, or trained_betas) with the defaults of scheduler `kind` ("pndm" |
+  /// "ddim" | "euler"; "" = the config's _class_name); names the file and key on error.
+  explicit NoiseSchedule(const JsonConfig& config, std::string_view kind = "");
   /// alphas_cumprod[t] for t >= 0, final_alpha_cumprod for t < 0.
   float alpha_cumprod(int64_t t) const;
-  /// The sampling timesteps of `steps` steps under timestep_spacing, in loop order.
+  /// The sampling timesteps of `steps` steps under timestep_spacing, descending (numpy's
+  /// rounding of diffusers' formulas; "trailing" always gives `steps` of them, where diffusers
+  /// sometimes appends a spurious -1).
   std::vector<int64_t> spaced_timesteps(int64_t steps) const;
+  /// numpy.linspace(0, T - 1, steps), descending and unrounded (Euler's "linspace" timesteps).
+  std::vector<double> linspace_timesteps(int64_t steps) const;
 };
+
+/// The scheduler kind ("pndm" | "ddim" | "euler") of `kind`, or of the config's _class_name
+/// when `kind` is empty; throws naming the file and key for classes not implemented here.
+std::string resolve_scheduler_kind(const JsonConfig& config, std::string_view kind);
 
 /// A sampler. Not thread-safe: it keeps per-run state (PNDM's history).
 class Scheduler {
@@ -55,9 +67,11 @@ class Scheduler {
   virtual ~Scheduler();
   /// Prepares `steps` sampling steps and clears all state.
   virtual void set_timesteps(int64_t steps) = 0;
-  /// The timesteps given to the model, in loop order (PNDM: steps + 1 of them).
+  /// The timesteps given to the model, in loop order (PNDM: steps + 1 of them, steps + 9 with
+  /// Runge-Kutta warm-up; Euler with "linspace" spacing: fractional).
   const std::vector<double>& timesteps() const { return timesteps_; }
-  /// Scale of the initial noise (1 for PNDM and DDIM).
+  /// Scale of the initial noise: 1 for PNDM and DDIM; for Euler it depends on the steps, so
+  /// call set_timesteps first (as diffusers' pipelines do), otherwise it throws.
   virtual double init_noise_sigma() const { return 1.0; }
   /// The model input for `sample` at loop step `index` (identity for PNDM and DDIM).
   virtual torch::Tensor scale_model_input(const torch::Tensor& sample, size_t index) const {
@@ -78,7 +92,8 @@ class Scheduler {
 std::unique_ptr<Scheduler> make_scheduler(const JsonConfig& config, std::string_view kind,
                                           const SchedulerOptions& options);
 
-/// PNDM (PLMS steps only, as with skip_prk_steps): linear multistep of up to 4th order.
+/// PNDM: with skip_prk_steps PLMS steps only (Stable Diffusion's setting), otherwise three
+/// Runge-Kutta warm-up steps (4 model calls each) first; then linear multistep of order <= 4.
 std::unique_ptr<Scheduler> make_pndm_scheduler(NoiseSchedule schedule, const JsonConfig& config);
 /// DDIM with `options.eta`.
 std::unique_ptr<Scheduler> make_ddim_scheduler(NoiseSchedule schedule, const JsonConfig& config,

@@ -105,6 +105,8 @@ torch::Tensor VariationPipeline::initial_latents(int64_t n, BatchNoise& noise) {
   const int64_t factor = vae_->config().scale_factor();
   auto latents = noise.draw(
       {n, unet_->config().in_channels, settings_.height / factor, settings_.width / factor});
+  // Euler's initial sigma depends on the step count: the schedule must exist first.
+  scheduler_->set_timesteps(settings_.steps);
   const double sigma = scheduler_->init_noise_sigma();
   return sigma == 1.0 ? latents : latents * sigma;
 }

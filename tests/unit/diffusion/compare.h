@@ -4,10 +4,14 @@
 
 #include "image_decode.h"
 
+#include <mdlab/error.h>
+
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <functional>
+#include <string>
 
 namespace mdlab::test {
 
@@ -32,6 +36,16 @@ inline torch::Tensor read_image_hwc(const std::filesystem::path& file) {
   return torch::from_blob(image.data.data(), {image.height, image.width, image.channels},
                           torch::kUInt8)
       .clone();
+}
+
+/// The message of the mdlab::Error `f` throws, "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace mdlab::test

@@ -1,8 +1,8 @@
 // The CLIP image encoder and its preprocessing against transformers 4.33 and PIL 9.4
 // (../shared/fixtures/clip_vision): every hidden state, the pooled output and the image
 // embedding of the plain and the bias-perturbed model; PIL's bicubic resize and the centre
-// crop bit for bit on two natural photos (landscape and portrait); the pixel values; the
-// preprocessing config formats and errors.
+// crop bit for bit on two natural photos (landscape and portrait); the pixel values.
+// (test_clip_vision.cpp and test_clip_preprocess.cpp cover loading, configs and errors.)
 #include "clip_preprocess.h"
 #include "clip_vision.h"
 #include "compare.h"
@@ -15,22 +15,12 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <fstream>
-
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
 using mdlab::test::all_close;
 using mdlab::test::max_abs_diff;
 
-namespace {
-
-JsonConfig json_config(const std::string& text) {
-  const fs::path file = mdlab::test::temp_dir("clip_config") / "preprocessor_config.json";
-  std::ofstream(file) << text;
-  return JsonConfig(file);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("the CLIP vision encoder matches transformers layer by layer", "[clip]") {
   auto dir = mdlab::test::fixture_dir("clip_vision");
@@ -93,37 +83,4 @@ TEST_CASE("PIL resizing keeps flat images flat and handles upscaling", "[clip]")
   auto narrow = pil_resize(ramp.contiguous(), 20, 6, PilFilter::bicubic);
   CHECK(narrow.sizes() == torch::IntArrayRef({6, 20, 1}));
   CHECK(torch::equal(narrow[0], narrow[5]));
-}
-
-TEST_CASE("squash preprocessing resizes the whole image without a crop", "[clip]") {
-  ClipPreprocessConfig config;
-  auto image = torch::full({3, 100, 300}, 255, torch::kUInt8);
-  auto x = clip_preprocess(image, config, PreprocessMode::squash);
-  CHECK(x.sizes() == torch::IntArrayRef({3, 224, 224}));
-  // White maps to (1 - mean) / std in every pixel.
-  CHECK(x[0][100][10].item<float>() == Approx((1 - 0.48145466) / 0.26862954).epsilon(1e-5));
-}
-
-TEST_CASE("preprocessing configs in both formats, and their errors", "[clip][errors]") {
-  auto modern = ClipPreprocessConfig(json_config(
-      R"({"size": {"shortest_edge": 256}, "crop_size": {"height": 240, "width": 200},
-          "do_rescale": true, "rescale_factor": 0.00392156862745098})"));
-  CHECK(modern.shortest_edge == 256);
-  CHECK(modern.crop_height == 240);
-  CHECK(modern.crop_width == 200);
-  CHECK_THROWS_WITH(ClipPreprocessConfig(json_config(R"({"resample": 1})")),
-                    Catch::Contains("resample") && Catch::Contains("not supported"));
-  CHECK_THROWS_WITH(ClipPreprocessConfig(json_config(R"({"image_mean": [0.5, 0.5]})")),
-                    Catch::Contains("image_mean"));
-  CHECK_THROWS_WITH(ClipPreprocessConfig(json_config(R"({"size": "large"})")),
-                    Catch::Contains("size"));
-}
-
-TEST_CASE("CLIP configs outside the supported set are named", "[clip][errors]") {
-  const fs::path file = mdlab::test::temp_dir("clip_bad") / "config.json";
-  std::ofstream(file) << R"({"hidden_act": "relu"})";
-  CHECK_THROWS_WITH(ClipVisionConfig(JsonConfig(file)),
-                    Catch::Contains("hidden_act") && Catch::Contains("relu"));
-  std::ofstream(file) << R"({"hidden_size": 30, "num_attention_heads": 4})";
-  CHECK_THROWS_WITH(ClipVisionConfig(JsonConfig(file)), Catch::Contains("num_attention_heads"));
 }

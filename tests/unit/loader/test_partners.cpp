@@ -100,6 +100,21 @@ TEST_CASE("missing partners under 'error' name the first keys and the count") {
   CHECK_THROWS_AS(SyntheticPartners(source, defaults, decoder.fn()), mdlab::Error);
 }
 
+TEST_CASE("under 'error' only the samples the run uses need partners (a fraction subset)") {
+  auto source = FakeSource::balanced(12, 3);
+  const auto root = mdlab::test::temp_dir("partners_subset");
+  mdlab::test::write_mirror(root, *source, 0, {1, 2, 3, 5, 7, 8, 11});  // these lack partners
+  FakeDecoder decoder;
+  auto options = options_for(root, MissingPartnerPolicy::kError);
+  options.used = {0, 4, 6, 9, 10};  // all have partners: a mirror of the subset suffices
+  SyntheticPartners subset(source, options, decoder.fn());
+  CHECK(subset.has_partner(4));
+  options.used = {0, 4, 5, 9};  // one used sample without a partner
+  CHECK_THROWS_WITH(
+      SyntheticPartners(source, options, decoder.fn()),
+      Catch::Contains("1 of 4 samples have no partner") && Catch::Contains("'c2/img005'"));
+}
+
 TEST_CASE("missing partners under 'skip' and 'real' are counted; 'real' loads the real image") {
   auto source = FakeSource::balanced(6, 2);
   const auto root = mdlab::test::temp_dir("partners_policies");
