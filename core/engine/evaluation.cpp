@@ -9,6 +9,7 @@
 #include "run_context.h"
 #include "run_log.h"
 #include "run_log_reader.h"
+#include "run_provenance.h"
 #include "trainer.h"
 #include "training_data.h"
 
@@ -151,6 +152,9 @@ int eval_command(const EvalRequest& request, const PluginRegistry& registry) {
     fs::create_directories(run_dir);
     write_file_atomic(run_dir / "config.toml", exp.text);
     run_log.emplace(RunLog::create(run_dir / "run.h5", exp.text));
+    record_provenance(*run_log, registry, e.get_string("device"),
+                      static_cast<uint64_t>(e.get_int("seed")));
+    run_log->set_meta("experiment_file", fs::absolute(experiment_file).string());
     run_log->set_meta("weights", fs::absolute(*request.weights).string());
     run_log->set_status(RunStatus::Running);
   }

@@ -2,7 +2,6 @@
 #include "generate_command.h"
 
 #include "atomic_file.h"
-#include "build_info.h"
 #include "config_error.h"
 #include "data_source.h"
 #include "exit_codes.h"
@@ -14,6 +13,7 @@
 #include "run_command.h"
 #include "run_context.h"
 #include "run_log.h"
+#include "run_provenance.h"
 #include "signals.h"
 #include "subset.h"
 #include "training_data.h"
@@ -21,7 +21,6 @@
 #include <mdlab/context.h>
 #include <mdlab/error.h>
 #include <mdlab/generator.h>
-#include <mdlab/version.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -170,15 +169,10 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
   if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
   run_log.set_status(RunStatus::Running);
   run_log.set_meta("command", "generate");
-  run_log.set_meta("mdlab_version", sdk_version());
-  run_log.set_meta("build", build_summary());
-  run_log.set_meta("git_commit", build_git_commit());
-  run_log.set_meta("torch_version", sdk_torch_version());
-  run_log.set_meta("device", e.get_string("device"));
-  run_log.set_meta("seed", std::to_string(seed));
+  record_provenance(run_log, registry, e.get_string("device"), seed);
+  run_log.set_meta("experiment_file", fs::absolute(request.config).string());
   run_log.set_meta("generate/noise_seed", std::to_string(noise_seed));
   run_log.set_meta("started_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
-  run_log.set_meta("blas", loaded_blas_library());
   run_log.set_meta("generate/out", fs::absolute(out).string());
   run_log.set_meta("generate/shard",
                    fmt::format("{}/{}", request.shard.index, request.shard.count));

@@ -1,21 +1,20 @@
 #include "run_command.h"
 
 #include "atomic_file.h"
-#include "build_info.h"
-#include "exit_codes.h"
 #include "evaluation.h"
+#include "exit_codes.h"
 #include "experiment.h"
 #include "host_checks.h"
 #include "progress.h"
 #include "run_context.h"
 #include "run_log.h"
+#include "run_provenance.h"
 #include "signals.h"
 #include "trainer.h"
 #include "training_data.h"
 
 #include <mdlab/error.h>
 #include <mdlab/evaluator.h>
-#include <mdlab/version.h>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -23,7 +22,6 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -42,11 +40,6 @@ fs::path new_run_dir(const fs::path& parent) {
   fs::path dir = parent / stamp;
   for (int i = 1; fs::exists(dir); ++i) dir = parent / fmt::format("{}-{}", stamp, i);
   return dir;
-}
-
-std::string host_name() {
-  char buf[256] = {};
-  return ::gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "unknown";
 }
 
 }  // namespace
@@ -88,20 +81,10 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
 
   run_log.set_status(RunStatus::Running);
-  run_log.set_meta("mdlab_version", sdk_version());
-  run_log.set_meta("build", build_summary());
-  run_log.set_meta("git_commit", build_git_commit());
-  run_log.set_meta("torch_version", sdk_torch_version());
-  run_log.set_meta("host", host_name());
-  run_log.set_meta("device", e.get_string("device"));
-  run_log.set_meta("seed", std::to_string(seed));
+  record_provenance(run_log, registry, e.get_string("device"), seed);
   run_log.set_meta("experiment", e.get_string("name"));
   run_log.set_meta("experiment_file", fs::absolute(exp.file).string());
   run_log.set_meta(resuming ? "resumed_at" : "started_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
-  run_log.set_meta("blas", loaded_blas_library());
-  for (const auto* p : registry.all())
-    run_log.set_meta(fmt::format("plugin/{}", p->name),
-                     fmt::format("{} {} ({})", p->version, p->file.string(), p->compiler));
 
   try {
     if (int64_t threads = e.get_int("threads"); threads > 0)

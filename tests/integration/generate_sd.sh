@@ -57,6 +57,19 @@ expect_text "$WORK/log_pndm_nocfg/manifest.tsv" "c/input	0	25	"
 expect_status 0 "$MDLAB" generate "$WORK/parity.toml" --out "$WORK/out_pndm_cfg" \
   --run-dir "$WORK/log_again"
 expect_text "$WORK/err" "1 exist, 0 to make"
+# The run log says where it came from, with the same keys as a training run's.
+if "$PY" -c "import h5py" 2>/dev/null; then
+  "$PY" - "$WORK/log_again/run.h5" <<'PY'
+import sys, h5py
+meta = h5py.File(sys.argv[1], "r")["meta"].attrs
+for key in ("mdlab_version", "build", "git_commit", "torch_version", "host", "device", "seed",
+            "blas", "plugin/sd_variations", "experiment_file"):
+    assert key in meta, f"run.h5 of mdlab generate lacks meta/{key}"
+status = meta["status"]
+status = status.decode() if isinstance(status, bytes) else str(status)
+assert status.strip("\x00 ") == "completed", status
+PY
+fi
 
 # Eight small photos in two classes; per-image seeding; two variations each.
 "$PY" - "$WORK/set" <<'PY'

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -27,6 +28,13 @@ inline bool all_close(const torch::Tensor& got, const torch::Tensor& want, doubl
   REQUIRE(got.sizes() == want.sizes());
   auto g = got.to(torch::kDouble), w = want.to(torch::kDouble);
   return ((g - w).abs() <= atol + rtol * w.abs()).all().item<bool>();
+}
+
+/// Writes `text` to `path` (a test's JSON config), replacing what was there.
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  REQUIRE(out.good());
 }
 
 /// The image file as uint8 [H, W, C].

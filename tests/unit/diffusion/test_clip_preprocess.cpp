@@ -13,8 +13,6 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <fstream>
-
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
 using mdlab::test::error_of;
@@ -24,7 +22,7 @@ namespace {
 
 JsonConfig preprocessor_config(const std::string& text) {
   const fs::path file = mdlab::test::temp_dir("preprocess") / "preprocessor_config.json";
-  std::ofstream(file) << text;
+  mdlab::test::write_text(file, text);
   return JsonConfig(file);
 }
 

@@ -17,7 +17,6 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <fstream>
 
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
@@ -27,7 +26,7 @@ namespace {
 
 JsonConfig config_from(const std::string& text) {
   const fs::path file = mdlab::test::temp_dir("scheduler") / "scheduler_config.json";
-  std::ofstream(file) << text;
+  mdlab::test::write_text(file, text);
   return JsonConfig(file);
 }
 

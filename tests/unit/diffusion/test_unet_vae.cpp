@@ -15,20 +15,11 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <fstream>
-
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
 using mdlab::test::all_close;
 using mdlab::test::max_abs_diff;
-
-namespace {
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
-
-}  // namespace
+using mdlab::test::write_text;
 
 TEST_CASE("unet matches diffusers on every recorded call", "[unet]") {
   auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
