@@ -12,7 +12,9 @@ data="$build/bench-data/imagenet-like"
 if [ ! -d "$data/train" ]; then
   /usr/bin/python3 bench/make_imagenet_like.py "$data" --images 1000 >/dev/null
 fi
-images=640
+# Long enough (30 batches) that start-up effects (first touch of the batch buffers, worker
+# start) weigh little against the steady state.
+images=1920
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 declare -A result
 for mode in decode simclr dino; do

@@ -9,6 +9,13 @@
 #include <cstddef>
 #include <vector>
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define MDLAB_HUE_AVX2 1
+#else
+#define MDLAB_HUE_AVX2 0
+#endif
+
 namespace mdlab::augment {
 namespace {
 
@@ -175,6 +182,7 @@ namespace {
 // branches test them): hue[case][d_a][d_b] over the other two channels. S depends on
 // (maxc - minc, maxc). The inverse needs, per h, the sector and f; per s, fs.
 struct HueTables {
+  // Both byte tables carry 3 bytes of padding: the AVX2 path reads them with 32-bit gathers.
   std::vector<uint8_t> hue;         // [3][256][256]
   std::vector<uint8_t> saturation;  // [256 (maxc - minc)][256 (maxc)]
   // fs = s / 255 and f = the fraction of h * 6 / 255, in float as Pillow computes them. The
@@ -185,8 +193,10 @@ struct HueTables {
   // Per h, where R, G and B take their value from in the word v | p << 8 | q << 16 | t << 24:
   // the bit offsets of the six sectors (i % 6) of PIL's HSV -> RGB switch.
   uint8_t shift_r[256], shift_g[256], shift_b[256];
+  // The three shifts of h in one word (r | g << 8 | b << 16), one gather in the AVX2 path.
+  int32_t shifts[256];
 
-  HueTables() : hue(3 * 65536), saturation(65536) {
+  HueTables() : hue(3 * 65536 + 3), saturation(65536 + 3) {
     uint8_t rgb[3], hsv[3];
     for (int a = 0; a < 256; ++a) {
       for (int b = 0; b < 256; ++b) {
@@ -226,6 +236,7 @@ struct HueTables {
       shift_r[h] = kShifts[sector][0];
       shift_g[h] = kShifts[sector][1];
       shift_b[h] = kShifts[sector][2];
+      shifts[h] = shift_r[h] | shift_g[h] << 8 | shift_b[h] << 16;
       this->f[h] = f;
     }
     for (int sat = 0; sat < 256; ++sat)
@@ -246,20 +257,12 @@ inline uint32_t round_byte(double x) {
   return static_cast<uint32_t>(r < 0 ? 0 : (r > 255 ? 255 : r));
 }
 
-}  // namespace
-
-void adjust_hue(ImageU8& img, double hue) {
-  MDLAB_CHECK(hue >= -0.5 && hue <= 0.5, "augment: hue shift {} is not in [-0.5, 0.5]", hue);
-  if (img.channels != 3) return;  // PIL returns gray images unchanged
-  const uint8_t shift = hue_shift(hue);
-  const HueTables& t = hue_tables();
-  uint8_t* px = img.data.data();
-  const size_t n = pixel_count(img);
-  // Branch-free per pixel: which channel holds the maximum and the output sector vary from
-  // pixel to pixel unpredictably, and mispredicted branches dominated the cost. Gray pixels
-  // (minc == maxc) and S == 0 need no special case: the saturation table gives S = 0 for them
-  // and then p = q = t = v, i.e. the pixel comes back as (v, v, v), unchanged for gray ones,
-  // as Pillow's branches give.
+// The hue shift of n RGB pixels. Branch-free per pixel: which channel holds the maximum and
+// the output sector vary from pixel to pixel unpredictably, and mispredicted branches
+// dominated the cost. Gray pixels (minc == maxc) and S == 0 need no special case: the
+// saturation table gives S = 0 for them and then p = q = t = v, i.e. the pixel comes back as
+// (v, v, v), unchanged for gray ones, as Pillow's branches give.
+void hue_pixels(const HueTables& t, uint8_t shift, uint8_t* px, size_t n) {
   for (size_t i = 0; i < n; ++i, px += 3) {
     const uint32_t r = px[0], g = px[1], b = px[2];
     const uint32_t maxc = std::max(r, std::max(g, b));
@@ -284,6 +287,117 @@ void adjust_hue(ImageU8& img, double hue) {
     px[1] = static_cast<uint8_t>(word >> t.shift_g[h]);
     px[2] = static_cast<uint8_t>(word >> t.shift_b[h]);
   }
+}
+
+#if MDLAB_HUE_AVX2
+bool have_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+
+// round_byte on four doubles: truncation, plus one where the fraction is >= 0.5, clamped to
+// [0, 255] (the arguments are >= 0 here).
+__attribute__((target("avx2"))) inline __m128i round_bytes(__m256d x) {
+  const __m128i n = _mm256_cvttpd_epi32(x);
+  const __m256d frac = _mm256_sub_pd(x, _mm256_cvtepi32_pd(n));
+  const __m128i up = _mm256_cvtpd_epi32(
+      _mm256_and_pd(_mm256_cmp_pd(frac, _mm256_set1_pd(0.5), _CMP_GE_OQ), _mm256_set1_pd(1.0)));
+  return _mm_min_epi32(_mm_add_epi32(n, up), _mm_set1_epi32(255));
+}
+
+// vd * (1.0 - factor) rounded, for eight pixels given as two halves of four doubles.
+__attribute__((target("avx2"))) inline __m256i round_products(__m256d v_lo, __m256d v_hi,
+                                                              __m256d one_minus_lo,
+                                                              __m256d one_minus_hi) {
+  return _mm256_set_m128i(round_bytes(_mm256_mul_pd(v_hi, one_minus_hi)),
+                          round_bytes(_mm256_mul_pd(v_lo, one_minus_lo)));
+}
+
+// hue_pixels eight pixels at a time: the same operations in the same types (the tables by
+// gathers, fs * f in float, the rest in double; no FMA), so the bytes are identical.
+__attribute__((target("avx2"))) size_t hue_pixels_avx2(const HueTables& t, uint8_t shift,
+                                                       uint8_t* px, size_t n) {
+  const __m256i k255 = _mm256_set1_epi32(255);
+  const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
+  const __m256d dk1 = _mm256_set1_pd(1.0);
+  const int* hue_base = reinterpret_cast<const int*>(t.hue.data());
+  const int* sat_base = reinterpret_cast<const int*>(t.saturation.data());
+  alignas(32) int32_t r8[8], g8[8], b8[8], out[3][8];
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8, px += 24) {
+    for (int k = 0; k < 8; ++k) r8[k] = px[3 * k], g8[k] = px[3 * k + 1], b8[k] = px[3 * k + 2];
+    const __m256i r = _mm256_load_si256(reinterpret_cast<const __m256i*>(r8));
+    const __m256i g = _mm256_load_si256(reinterpret_cast<const __m256i*>(g8));
+    const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(b8));
+    const __m256i maxc = _mm256_max_epi32(r, _mm256_max_epi32(g, b));
+    const __m256i minc = _mm256_min_epi32(r, _mm256_min_epi32(g, b));
+    const __m256i r_max = _mm256_cmpeq_epi32(r, maxc);
+    const __m256i g_max = _mm256_andnot_si256(r_max, _mm256_cmpeq_epi32(g, maxc));
+    const __m256i r_or_g = _mm256_or_si256(r_max, g_max);
+    const __m256i hue_case =
+        _mm256_blendv_epi8(_mm256_blendv_epi8(two, one, g_max), _mm256_setzero_si256(), r_max);
+    const __m256i d_a = _mm256_sub_epi32(maxc, _mm256_blendv_epi8(r, g, r_max));
+    const __m256i d_b = _mm256_sub_epi32(maxc, _mm256_blendv_epi8(g, b, r_or_g));
+    const __m256i hue_index = _mm256_add_epi32(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_slli_epi32(hue_case, 8), d_a), 8), d_b);
+    const __m256i h = _mm256_and_si256(
+        _mm256_add_epi32(_mm256_i32gather_epi32(hue_base, hue_index, 1), _mm256_set1_epi32(shift)),
+        k255);
+    const __m256i sat_index =
+        _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(maxc, minc), 8), maxc);
+    const __m256i s = _mm256_and_si256(_mm256_i32gather_epi32(sat_base, sat_index, 1), k255);
+    const __m256 fs = _mm256_i32gather_ps(t.fs, s, 4);
+    const __m256 f = _mm256_i32gather_ps(t.f, h, 4);
+    const __m256 fs_f = _mm256_mul_ps(fs, f);  // a float product, as in hsv_to_rgb
+
+    const __m256d v_lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(maxc));
+    const __m256d v_hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(maxc, 1));
+    const __m256d fs_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(fs));
+    const __m256d fs_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(fs, 1));
+    const __m256d f_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
+    const __m256d f_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
+    const __m256d fsf_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(fs_f));
+    const __m256d fsf_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(fs_f, 1));
+    const __m256i p =
+        round_products(v_lo, v_hi, _mm256_sub_pd(dk1, fs_lo), _mm256_sub_pd(dk1, fs_hi));
+    const __m256i q =
+        round_products(v_lo, v_hi, _mm256_sub_pd(dk1, fsf_lo), _mm256_sub_pd(dk1, fsf_hi));
+    const __m256i u = round_products(
+        v_lo, v_hi, _mm256_sub_pd(dk1, _mm256_mul_pd(fs_lo, _mm256_sub_pd(dk1, f_lo))),
+        _mm256_sub_pd(dk1, _mm256_mul_pd(fs_hi, _mm256_sub_pd(dk1, f_hi))));
+    const __m256i word =
+        _mm256_or_si256(_mm256_or_si256(maxc, _mm256_slli_epi32(p, 8)),
+                        _mm256_or_si256(_mm256_slli_epi32(q, 16), _mm256_slli_epi32(u, 24)));
+    const __m256i shifts = _mm256_i32gather_epi32(t.shifts, h, 4);
+    for (int c = 0; c < 3; ++c) {
+      const __m256i sc = _mm256_and_si256(_mm256_srli_epi32(shifts, 8 * c), k255);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out[c]),
+                         _mm256_and_si256(_mm256_srlv_epi32(word, sc), k255));
+    }
+    for (int k = 0; k < 8; ++k) {
+      px[3 * k] = static_cast<uint8_t>(out[0][k]);
+      px[3 * k + 1] = static_cast<uint8_t>(out[1][k]);
+      px[3 * k + 2] = static_cast<uint8_t>(out[2][k]);
+    }
+  }
+  return i;
+}
+#endif
+
+}  // namespace
+
+void adjust_hue(ImageU8& img, double hue) {
+  MDLAB_CHECK(hue >= -0.5 && hue <= 0.5, "augment: hue shift {} is not in [-0.5, 0.5]", hue);
+  if (img.channels != 3) return;  // PIL returns gray images unchanged
+  const uint8_t shift = hue_shift(hue);
+  const HueTables& t = hue_tables();
+  uint8_t* px = img.data.data();
+  const size_t n = pixel_count(img);
+  size_t done = 0;
+#if MDLAB_HUE_AVX2
+  if (have_avx2()) done = hue_pixels_avx2(t, shift, px, n);
+#endif
+  hue_pixels(t, shift, px + 3 * done, n - done);
 }
 
 void to_grayscale(ImageU8& img, int out_channels) {

@@ -4,6 +4,13 @@
 
 #include <cstddef>
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define MDLAB_NORMALIZE_AVX2 1
+#else
+#define MDLAB_NORMALIZE_AVX2 0
+#endif
+
 namespace mdlab::augment {
 namespace {
 
@@ -27,6 +34,77 @@ void write_plane(const ImageU8& src, int c, const float* tab, float* out) {
   }
 }
 
+#if MDLAB_NORMALIZE_AVX2
+bool have_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+
+// (v / 255 - mean) / std for eight bytes, with the table's float operations in its order (no
+// FMA), so every value equals the table's.
+__attribute__((target("avx2"))) inline __m256 normalize8(__m128i bytes, __m256 mean,
+                                                         __m256 stddev) {
+  const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+  return _mm256_div_ps(_mm256_sub_ps(_mm256_div_ps(v, _mm256_set1_ps(255.0f)), mean), stddev);
+}
+
+// write_chw without a pre-LUT, eight output pixels at a time: the table is replaced by its
+// arithmetic (a look-up per value costs more than the three vector operations), RGB bytes
+// are split into planes with byte shuffles, a mirrored row reads eight pixels from the right
+// and reverses them.
+__attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const NormalizeTable& t,
+                                                    float* out, bool mirror) {
+  const int W = src.width, C = src.channels;
+  const size_t plane = static_cast<size_t>(src.height) * W;
+  __m256 mean[3], stddev[3];
+  for (int c = 0; c < t.channels; ++c) {
+    mean[c] = _mm256_set1_ps(t.mean[c]);
+    stddev[c] = _mm256_set1_ps(t.stddev[c]);
+  }
+  const __m256i reverse = _mm256_set_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // Bytes of channel c of eight RGB pixels held in 24 bytes (lo: 0..15, hi: 16..23).
+  const __m128i from_lo[3] = {
+      _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
+      _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
+      _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)};
+  const __m128i from_hi[3] = {
+      _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1),
+      _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, -1, -1, -1, -1, -1, -1, -1, -1),
+      _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, -1, -1, -1, -1, -1, -1, -1, -1)};
+  for (int y = 0; y < src.height; ++y) {
+    const uint8_t* row = src.row(y);
+    const size_t o = static_cast<size_t>(y) * W;
+    int x = 0;
+    for (; x + 8 <= W; x += 8) {
+      // Output pixels x..x+7 read source pixels first..first+7 (in reverse when mirrored).
+      const int first = mirror ? W - 8 - x : x;
+      const uint8_t* p = row + static_cast<size_t>(first) * C;
+      __m128i bytes[3];
+      if (C == 3) {
+        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 16));
+        for (int c = 0; c < 3; ++c)
+          bytes[c] =
+              _mm_or_si128(_mm_shuffle_epi8(lo, from_lo[c]), _mm_shuffle_epi8(hi, from_hi[c]));
+      } else {
+        bytes[0] = bytes[1] = bytes[2] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+      }
+      for (int c = 0; c < t.channels; ++c) {
+        __m256 v = normalize8(bytes[c], mean[c], stddev[c]);
+        if (mirror) v = _mm256_permutevar8x32_ps(v, reverse);
+        _mm256_storeu_ps(out + static_cast<size_t>(c) * plane + o + x, v);
+      }
+    }
+    for (; x < W; ++x) {
+      const int sx = mirror ? W - 1 - x : x;
+      for (int c = 0; c < t.channels; ++c)
+        out[static_cast<size_t>(c) * plane + o + x] =
+            t.value[c][row[static_cast<size_t>(sx) * C + (C == 1 ? 0 : c)]];
+    }
+  }
+}
+#endif
+
 }  // namespace
 
 NormalizeTable make_normalize_table(std::span<const double> mean, std::span<const double> stddev,
@@ -47,6 +125,8 @@ NormalizeTable make_normalize_table(std::span<const double> mean, std::span<cons
     const float s = static_cast<float>(channel_value(stddev, c, channels));
     MDLAB_CHECK(s > 0.0f, "augment: normalize std {} is not positive", s);
     for (int v = 0; v < 256; ++v) t.value[c][v] = (static_cast<float>(v) / 255.0f - m) / s;
+    t.mean[c] = m;
+    t.stddev[c] = s;
   }
   return t;
 }
@@ -56,6 +136,12 @@ void write_chw(const ImageU8& src, const NormalizeTable& table, float* out, bool
   MDLAB_CHECK(src.channels == table.channels || (src.channels == 1 && table.channels == 3),
               "augment: cannot write a {}-channel image as {} channels", src.channels,
               table.channels);
+#if MDLAB_NORMALIZE_AVX2
+  if (!pre_lut && have_avx2()) {
+    write_chw_avx2(src, table, out, mirror);
+    return;
+  }
+#endif
   const size_t plane = static_cast<size_t>(src.height) * src.width;
   float composed[256];
   for (int c = 0; c < table.channels; ++c) {

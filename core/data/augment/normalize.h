@@ -18,6 +18,8 @@ namespace mdlab::augment {
 struct NormalizeTable {
   int channels = 0;          ///< output channels (1 or 3)
   float value[3][256] = {};  ///< value[c][v]
+  float mean[3] = {};        ///< the float32 mean the table was built with, per channel
+  float stddev[3] = {};      ///< the float32 std the table was built with, per channel
 };
 
 /// Builds the tables for `channels` output channels. `mean` and `stddev` hold one entry (used

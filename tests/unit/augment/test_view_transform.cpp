@@ -196,12 +196,12 @@ TEST_CASE("the table-driven hue shift equals Pillow's per-pixel conversion on ev
     img.data[3 * i + 1] = static_cast<uint8_t>(i >> 8);
     img.data[3 * i + 2] = static_cast<uint8_t>(i);
   }
-  for (double hue : {0.1, -0.37}) {
+  uint8_t hsv[3], rgb[3];
+  for (double hue : {0.1, -0.37, 0.5}) {
     ImageU8 shifted = img;
     aug::adjust_hue(shifted, hue);
     const uint8_t shift = aug::hue_shift(hue);
     size_t mismatches = 0;
-    uint8_t hsv[3], rgb[3];
     for (size_t i = 0; i < size_t{1} << 24; ++i) {
       aug::rgb_to_hsv(&img.data[3 * i], hsv);
       hsv[0] = static_cast<uint8_t>(hsv[0] + shift);
@@ -209,5 +209,54 @@ TEST_CASE("the table-driven hue shift equals Pillow's per-pixel conversion on ev
       mismatches += std::memcmp(rgb, &shifted.data[3 * i], 3) != 0;
     }
     CHECK(mismatches == 0);
+  }
+  // Pixel counts that are not a multiple of the vector width: the tail takes the scalar path.
+  for (int width : {1, 7, 8, 9, 23}) {
+    ImageU8 row;
+    row.resize(1, width, 3);
+    for (int i = 0; i < 3 * width; ++i) row.data[i] = static_cast<uint8_t>(37 * i + 11 * width);
+    ImageU8 shifted = row;
+    aug::adjust_hue(shifted, -0.21);
+    for (int i = 0; i < width; ++i) {
+      aug::rgb_to_hsv(&row.data[3 * i], hsv);
+      hsv[0] = static_cast<uint8_t>(hsv[0] + aug::hue_shift(-0.21));
+      aug::hsv_to_rgb(hsv, rgb);
+      CHECK(std::memcmp(rgb, &shifted.data[3 * i], 3) == 0);
+    }
+  }
+}
+
+TEST_CASE("write_chw gives the table's values at every width, channel layout and flip") {
+  // The vector path handles eight pixels at a time and the rest through the tables: widths
+  // around multiples of 8, gray and RGB sources, 1- and 3-channel outputs, mirrored or not.
+  const std::vector<double> mean = {0.485, 0.456, 0.406}, stddev = {0.229, 0.224, 0.225};
+  for (int width : {1, 7, 8, 9, 17, 31, 224}) {
+    for (int src_channels : {1, 3}) {
+      for (int out_channels : {1, 3}) {
+        if (src_channels == 3 && out_channels == 1) continue;  // not a write_chw case
+        const aug::NormalizeTable table = aug::make_normalize_table(mean, stddev, out_channels);
+        ImageU8 img;
+        img.resize(3, width, src_channels);
+        for (size_t i = 0; i < img.data.size(); ++i)
+          img.data[i] = static_cast<uint8_t>((i * 97 + static_cast<size_t>(width)) % 256);
+        for (bool mirror : {false, true}) {
+          INFO("width " << width << ", " << src_channels << " -> " << out_channels
+                        << " channels, mirror " << mirror);
+          const size_t plane = static_cast<size_t>(3) * width;
+          std::vector<float> got(plane * out_channels, -99.0f);
+          aug::write_chw(img, table, got.data(), mirror);
+          size_t mismatches = 0;
+          for (int c = 0; c < out_channels; ++c)
+            for (int y = 0; y < 3; ++y)
+              for (int x = 0; x < width; ++x) {
+                const int sx = mirror ? width - 1 - x : x;
+                const uint8_t v = img.row(y)[sx * src_channels + (src_channels == 1 ? 0 : c)];
+                const float want = table.value[c][v];
+                mismatches += std::memcmp(&want, &got[c * plane + y * width + x], 4) != 0;
+              }
+          CHECK(mismatches == 0);
+        }
+      }
+    }
   }
 }
