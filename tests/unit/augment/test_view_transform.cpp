@@ -2,6 +2,7 @@
 // 1 make a step certain), determinism per stream, the fixed draw layout, channel handling
 // and the preset table.
 #include "augment_config.h"
+#include "blur.h"
 #include "color.h"
 #include "geometry.h"
 #include "normalize.h"
@@ -12,6 +13,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -257,6 +260,52 @@ TEST_CASE("write_chw gives the table's values at every width, channel layout and
           CHECK(mismatches == 0);
         }
       }
+    }
+  }
+}
+
+TEST_CASE("the blur gives the full kernel's bytes when outer taps underflow to zero") {
+  // The direct separable sum over all taps, in tap order (torch's reflect padding), as the
+  // oracle: dropping zero-weight taps must not change a single byte.
+  auto reflect = [](int i, int n) {
+    const int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+  };
+  for (int channels : {1, 3}) {
+    ImageU8 img;
+    img.resize(40, 37, channels);
+    for (size_t i = 0; i < img.data.size(); ++i)
+      img.data[i] = static_cast<uint8_t>((i * 131 + i / 7) % 256);
+    for (double sigma : {0.1, 0.3, 0.5, 0.7, 1.0, 2.0}) {
+      const int size = 23, r = size / 2;
+      std::vector<float> k(size);
+      aug::gaussian_kernel(size, sigma, k.data());
+      const int H = img.height, W = img.width, C = channels;
+      std::vector<float> mid(static_cast<size_t>(H) * W * C);
+      for (int y = 0; y < H; ++y)
+        for (int i = 0; i < W * C; ++i) {
+          float acc = k[0] * static_cast<float>(img.row(reflect(y - r, H))[i]);
+          for (int t = 1; t < size; ++t)
+            acc += k[t] * static_cast<float>(img.row(reflect(y + t - r, H))[i]);
+          mid[static_cast<size_t>(y) * W * C + i] = acc;
+        }
+      ImageU8 got;
+      aug::gaussian_blur(img, size, sigma, got);
+      size_t mismatches = 0;
+      for (int y = 0; y < H; ++y)
+        for (int x = 0; x < W; ++x)
+          for (int c = 0; c < C; ++c) {
+            auto at = [&](int xx) { return mid[(static_cast<size_t>(y) * W + xx) * C + c]; };
+            float acc = k[0] * at(reflect(x - r, W));
+            for (int t = 1; t < size; ++t) acc += k[t] * at(reflect(x + t - r, W));
+            const float rounded = std::nearbyint(acc);
+            const auto want = static_cast<uint8_t>(std::clamp(rounded, 0.0f, 255.0f));
+            mismatches += got.row(y)[x * C + c] != want;
+          }
+      INFO("channels " << channels << ", sigma " << sigma);
+      CHECK(mismatches == 0);
     }
   }
 }
