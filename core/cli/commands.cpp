@@ -11,6 +11,7 @@
 #include "model_tools.h"
 #include "plugin_registry.h"
 #include "run_command.h"
+#include "run_comparison.h"
 #include "run_log_reader.h"
 #include "text_table.h"
 
@@ -50,6 +51,14 @@ Positional positional(const char* name, std::string& target) {
   Positional p;
   p.hidden.add_options()(name, po::value(&target)->required(), name);
   p.position.add(name, 1);
+  return p;
+}
+
+// One or more positional arguments (RUN ...), at least one required.
+Positional positionals(const char* name, std::vector<std::string>& targets) {
+  Positional p;
+  p.hidden.add_options()(name, po::value(&targets)->required()->multitoken(), name);
+  p.position.add(name, -1);
   return p;
 }
 
@@ -204,18 +213,37 @@ int command_plugins(const std::vector<std::string>& args) {
 }
 
 int command_show(const std::vector<std::string>& args) {
-  std::string run_dir;
+  std::vector<std::string> runs;
+  std::string format_name = "text";
   po::options_description visible("options");
-  visible.add_options()("help,h", "this text");
-  const auto positional_arg = positional("run", run_dir);
+  visible.add_options()("help,h", "this text")(
+      "format", po::value(&format_name)->default_value("text"),
+      "tables as text, markdown or tsv (markdown and tsv print the evaluation tables only)");
+  const auto positional_args = positionals("run", runs);
   po::variables_map vm;
   if (!parse(args,
-             "usage: mdlab show RUN_DIR|RUN_LOG.h5\n\n"
-             "Prints a run's status, config summary, final metrics and evaluation tables.",
-             visible, positional_arg, vm))
+             "usage: mdlab show RUN_DIR|RUN_LOG.h5 [RUN ...] [--format text|markdown|tsv]\n\n"
+             "Prints a run's status, config summary, final metrics and evaluation tables. Given "
+             "several runs (or a --format other than text), prints their evaluation tables "
+             "stacked: one row per run and table row, the columns of all runs.",
+             visible, positional_args, vm))
     return kExitOk;
-  fs::path file = fs::is_directory(run_dir) ? fs::path(run_dir) / "run.h5" : fs::path(run_dir);
-  std::fputs(render_run_summary(read_run_log(file)).c_str(), stdout);
+  TableFormat format;
+  try {
+    format = parse_table_format(format_name);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  std::vector<RunLogContents> contents;
+  for (const auto& run : runs) {
+    const fs::path file = fs::is_directory(run) ? fs::path(run) / "run.h5" : fs::path(run);
+    contents.push_back(read_run_log(file));
+  }
+  if (contents.size() == 1 && format == TableFormat::Text) {
+    std::fputs(render_run_summary(contents.front()).c_str(), stdout);
+  } else {
+    std::fputs(render_comparison(contents, format).c_str(), stdout);
+  }
   return kExitOk;
 }
 

@@ -68,6 +68,13 @@ PY
 expect_status 0 "$MDLAB" show "$RUN"
 expect_text "$WORK/out" "robustness / summary"
 expect_text "$WORK/out" "corrupted"
+# Two runs side by side (here the same run twice): rows stacked, told apart by directory.
+expect_status 0 "$MDLAB" show "$RUN" "$RUN/run.h5" --format markdown
+expect_text "$WORK/out" "## linear_probe / accuracy"
+expect_text "$WORK/out" "| run | top1 |"
+[ "$(grep -c ': random init |' "$WORK/out")" = 2 ] || fail "expected two random-init rows"
+expect_status 2 "$MDLAB" show "$RUN" --format xml
+expect_text "$WORK/err" "text, markdown or tsv"
 
 # On its own, with another file: transfer to an image-folder dataset, written into the run.
 "$PY" "$SRC/tests/integration/make_folder_data.py" "$WORK/folder" 8
