@@ -1,7 +1,8 @@
 // The last step of a view: uint8 HWC -> float32 CHW, (x / 255 - mean) / std, written straight
-// into a slot of the batch buffer. Every value is a table look-up computed with
-// torchvision's float32 operations (to_tensor's division by 255, then Normalize's
-// subtraction and division), so results are bit-identical to ToTensor + Normalize.
+// into a slot of the batch buffer. Every value is torchvision's float32 operations
+// (to_tensor's division by 255, then Normalize's subtraction and division): a table look-up,
+// or on AVX2 the same three operations eight values at a time, so results are bit-identical
+// to ToTensor + Normalize either way.
 //
 // Input: ImageU8 (HWC, uint8, 1 or 3 channels). Output: `channels` planes of height x width
 // floats, plane after plane (CHW, row-major), at `out`.
