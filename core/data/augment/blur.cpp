@@ -1,17 +1,11 @@
 #include "blur.h"
 
+#include "vector_clones.h"
+
 #include <mdlab/error.h>
 
 #include <algorithm>
 #include <cmath>
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#include <immintrin.h>
-// An AVX2 version of both passes, chosen at run time (the build stays portable).
-#define MDLAB_BLUR_AVX2 1
-#else
-#define MDLAB_BLUR_AVX2 0
-#endif
 
 namespace mdlab::augment {
 namespace {
@@ -67,7 +61,7 @@ void horizontal_taps_portable(const float* padded, int step, const float* k, int
   for (int i = 0; i < n; ++i) out[i] = to_byte(acc[i]);
 }
 
-#if MDLAB_BLUR_AVX2
+#if MDLAB_AVX2_DISPATCH
 // The same sums with AVX2, 32 outputs at a time: their accumulators stay in four registers
 // for all the taps instead of going through memory once per tap, and the bytes are widened
 // with vpmovzxbd. Still one multiply and one add per tap in tap order (no FMA: "avx2" does
@@ -147,10 +141,6 @@ __attribute__((target("avx2"))) void horizontal_taps_avx2(const float* padded, i
   }
 }
 
-bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
 #endif
 
 }  // namespace
@@ -220,14 +210,14 @@ void gaussian_blur(const ImageU8& src, int kernel_size, double sigma, ImageU8& d
   float* padded = s.row.data();
   float* mid = padded + static_cast<size_t>(r) * C;
   float* acc = padded + static_cast<size_t>(W + 2 * r) * C;
-#if MDLAB_BLUR_AVX2
+#if MDLAB_AVX2_DISPATCH
   const bool avx2 = have_avx2();
 #endif
 
   for (int y = 0; y < H; ++y) {
     for (int t = 0; t < kernel_size; ++t) s.rows[t] = src.row(mirror(y + t - r, H));
       // Vertical pass into the middle of the padded row.
-#if MDLAB_BLUR_AVX2
+#if MDLAB_AVX2_DISPATCH
     if (avx2) {
       vertical_taps_avx2(s.rows.data(), k, kernel_size, n, mid);
     } else {
@@ -245,7 +235,7 @@ void gaussian_blur(const ImageU8& src, int kernel_size, double sigma, ImageU8& d
       }
     }
     // Horizontal pass: output i sums padded[i + t * C].
-#if MDLAB_BLUR_AVX2
+#if MDLAB_AVX2_DISPATCH
     if (avx2) {
       horizontal_taps_avx2(padded, C, k, kernel_size, n, dst.row(y));
       continue;

@@ -9,13 +9,6 @@
 #include <cstddef>
 #include <vector>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#include <immintrin.h>
-#define MDLAB_HUE_AVX2 1
-#else
-#define MDLAB_HUE_AVX2 0
-#endif
-
 namespace mdlab::augment {
 namespace {
 
@@ -191,9 +184,8 @@ struct HueTables {
   float fs[256];
   float f[256];
   // Per h, where R, G and B take their value from in the word v | p << 8 | q << 16 | t << 24:
-  // the bit offsets of the six sectors (i % 6) of PIL's HSV -> RGB switch.
-  uint8_t shift_r[256], shift_g[256], shift_b[256];
-  // The three shifts of h in one word (r | g << 8 | b << 16), one gather in the AVX2 path.
+  // the bit offsets of the six sectors (i % 6) of PIL's HSV -> RGB switch, packed as
+  // r | g << 8 | b << 16 (one gather in the AVX2 path).
   int32_t shifts[256];
 
   HueTables() : hue(3 * 65536 + 3), saturation(65536 + 3) {
@@ -233,10 +225,7 @@ struct HueTables {
       static constexpr uint8_t kShifts[6][3] = {{0, 24, 8}, {16, 0, 8}, {8, 0, 24},
                                                 {8, 16, 0}, {24, 8, 0}, {0, 8, 16}};
       const int sector = i % 6;
-      shift_r[h] = kShifts[sector][0];
-      shift_g[h] = kShifts[sector][1];
-      shift_b[h] = kShifts[sector][2];
-      shifts[h] = shift_r[h] | shift_g[h] << 8 | shift_b[h] << 16;
+      shifts[h] = kShifts[sector][0] | kShifts[sector][1] << 8 | kShifts[sector][2] << 16;
       this->f[h] = f;
     }
     for (int sat = 0; sat < 256; ++sat)
@@ -283,18 +272,14 @@ void hue_pixels(const HueTables& t, uint8_t shift, uint8_t* px, size_t n) {
     const uint32_t q = round_byte(vd * (1.0 - fs * f));
     const uint32_t u = round_byte(vd * (1.0 - fs * (1.0 - f)));
     const uint32_t word = v | p << 8 | q << 16 | u << 24;
-    px[0] = static_cast<uint8_t>(word >> t.shift_r[h]);
-    px[1] = static_cast<uint8_t>(word >> t.shift_g[h]);
-    px[2] = static_cast<uint8_t>(word >> t.shift_b[h]);
+    const uint32_t shifts = static_cast<uint32_t>(t.shifts[h]);
+    px[0] = static_cast<uint8_t>(word >> (shifts & 0xff));
+    px[1] = static_cast<uint8_t>(word >> (shifts >> 8 & 0xff));
+    px[2] = static_cast<uint8_t>(word >> (shifts >> 16));
   }
 }
 
-#if MDLAB_HUE_AVX2
-bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
-
+#if MDLAB_AVX2_DISPATCH
 // round_byte on four doubles: truncation, plus one where the fraction is >= 0.5, clamped to
 // [0, 255] (the arguments are >= 0 here).
 __attribute__((target("avx2"))) inline __m128i round_bytes(__m256d x) {
@@ -394,7 +379,7 @@ void adjust_hue(ImageU8& img, double hue) {
   uint8_t* px = img.data.data();
   const size_t n = pixel_count(img);
   size_t done = 0;
-#if MDLAB_HUE_AVX2
+#if MDLAB_AVX2_DISPATCH
   if (have_avx2()) done = hue_pixels_avx2(t, shift, px, n);
 #endif
   hue_pixels(t, shift, px + 3 * done, n - done);

@@ -1,15 +1,10 @@
 #include "normalize.h"
 
+#include "vector_clones.h"
+
 #include <mdlab/error.h>
 
 #include <cstddef>
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#include <immintrin.h>
-#define MDLAB_NORMALIZE_AVX2 1
-#else
-#define MDLAB_NORMALIZE_AVX2 0
-#endif
 
 namespace mdlab::augment {
 namespace {
@@ -34,12 +29,7 @@ void write_plane(const ImageU8& src, int c, const float* tab, float* out) {
   }
 }
 
-#if MDLAB_NORMALIZE_AVX2
-bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
-
+#if MDLAB_AVX2_DISPATCH
 // (v / 255 - mean) / std for eight bytes, with the table's float operations in its order (no
 // FMA), so every value equals the table's.
 __attribute__((target("avx2"))) inline __m256 normalize8(__m128i bytes, __m256 mean,
@@ -136,7 +126,7 @@ void write_chw(const ImageU8& src, const NormalizeTable& table, float* out, bool
   MDLAB_CHECK(src.channels == table.channels || (src.channels == 1 && table.channels == 3),
               "augment: cannot write a {}-channel image as {} channels", src.channels,
               table.channels);
-#if MDLAB_NORMALIZE_AVX2
+#if MDLAB_AVX2_DISPATCH
   if (!pre_lut && have_avx2()) {
     write_chw_avx2(src, table, out, mirror);
     return;

@@ -1,17 +1,12 @@
 #include "resample.h"
 
+#include "vector_clones.h"
+
 #include <mdlab/error.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#include <immintrin.h>
-#define MDLAB_RESAMPLE_AVX2 1
-#else
-#define MDLAB_RESAMPLE_AVX2 0
-#endif
 
 namespace mdlab::augment {
 namespace {
@@ -60,7 +55,7 @@ void horizontal_row(const uint8_t* in, const ResampleAxis& ax, int out_begin, in
   }
 }
 
-#if MDLAB_RESAMPLE_AVX2
+#if MDLAB_AVX2_DISPATCH
 inline int32_t load4(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -128,10 +123,6 @@ __attribute__((target("avx2"))) void horizontal_row_rgb_avx2(const uint8_t* in,
   }
 }
 
-bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
-  return yes;
-}
 #endif
 
 // Horizontal pass over `rows` source rows starting at `src_row` (crop columns start at
@@ -139,7 +130,7 @@ bool have_avx2() {
 void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const ResampleAxis& ax,
                      int out_begin, int out_count, ImageU8& mid) {
   const int C = src.channels;
-#if MDLAB_RESAMPLE_AVX2
+#if MDLAB_AVX2_DISPATCH
   const uint8_t* src_end = src.data.data() + src.data.size();
   const bool avx2 = C == 3 && have_avx2();
 #endif
@@ -147,7 +138,7 @@ void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const 
     const uint8_t* in = src.row(src_row + y) + static_cast<size_t>(left) * C;
     uint8_t* out = mid.row(y);
     if (C == 3) {
-#if MDLAB_RESAMPLE_AVX2
+#if MDLAB_AVX2_DISPATCH
       // The vector row reads one byte past the crop's last pixel: not past the buffer.
       if (avx2 && in + static_cast<size_t>(ax.in_size) * 3 < src_end) {
         horizontal_row_rgb_avx2(in, ax, out_begin, out_count, out);
@@ -174,7 +165,7 @@ void vertical_taps_portable(const uint8_t* base, size_t stride, const int32_t* k
   for (int i = 0; i < row_bytes; ++i) out[i] = clip_fixed(acc[i]);
 }
 
-#if MDLAB_RESAMPLE_AVX2
+#if MDLAB_AVX2_DISPATCH
 // The same with AVX2, 32 bytes at a time: the accumulators stay in four registers for all the
 // taps, bytes are widened with vpmovzxbd and multiplied with vpmulld (baseline SSE2 has no
 // 32-bit multiply). Integer sums: bit-identical whatever the order.
@@ -219,7 +210,7 @@ __attribute__((target("avx2"))) void vertical_taps_avx2(const uint8_t* base, siz
 void vertical_pass(const uint8_t* base, size_t stride, int row0, const ResampleAxis& ax,
                    int out_begin, int out_count, int row_bytes, ImageU8& dst,
                    std::vector<int32_t>& acc) {
-#if MDLAB_RESAMPLE_AVX2
+#if MDLAB_AVX2_DISPATCH
   const bool avx2 = have_avx2();
 #endif
   acc.resize(static_cast<size_t>(row_bytes));
@@ -227,7 +218,7 @@ void vertical_pass(const uint8_t* base, size_t stride, int row0, const ResampleA
     const int yo = out_begin + o;
     const int32_t* k = ax.coeffs.data() + static_cast<size_t>(yo) * ax.taps;
     const uint8_t* rows = base + static_cast<size_t>(ax.first[yo] - row0) * stride;
-#if MDLAB_RESAMPLE_AVX2
+#if MDLAB_AVX2_DISPATCH
     if (avx2) {
       vertical_taps_avx2(rows, stride, k, ax.count[yo], row_bytes, dst.row(o));
       continue;

@@ -4,10 +4,26 @@
 // width of the loops the compiler vectorises. Only "avx2" is named, never "fma" or
 // "arch=x86-64-v3": contracting a * b + c into one FMA would change the float rounding the
 // bit-exactness tests pin down. Other compilers and targets get the plain function.
+//
+// MDLAB_AVX2_DISPATCH: 1 where hand-written AVX2 kernels (__attribute__((target("avx2"))))
+// can be compiled beside the portable code and chosen at run time with have_avx2().
 #pragma once
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
 #define MDLAB_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define MDLAB_AVX2_DISPATCH 1
 #else
 #define MDLAB_VECTOR_CLONES
+#define MDLAB_AVX2_DISPATCH 0
+#endif
+
+#if MDLAB_AVX2_DISPATCH
+namespace mdlab::augment {
+/// Whether this CPU runs AVX2 (asked once).
+inline bool have_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2");
+  return yes;
+}
+}  // namespace mdlab::augment
 #endif
