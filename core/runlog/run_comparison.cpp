@@ -1,7 +1,5 @@
 #include "run_comparison.h"
 
-#include "text_table.h"
-
 #include <mdlab/error.h>
 
 #include <fmt/format.h>
@@ -42,64 +40,42 @@ bool has_notes(const Table& t) {
 }
 
 std::string render_one(const Table& t, TableFormat format) {
+  if (format == TableFormat::Text) return render_table(t, "  ");
+  const bool markdown = format == TableFormat::Markdown;
   const bool notes = has_notes(t);
-  std::vector<std::string> header{""};
+  std::vector<std::string> header{"run"};
   header.insert(header.end(), t.columns.begin(), t.columns.end());
   if (notes) header.push_back("note");
-  auto cells_of = [&](size_t r, bool full_precision) {
+  // Markdown: pipe-delimited, values as `mdlab show` prints them; TSV: full precision.
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l = markdown ? "|" : "";
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (markdown) {
+        l += ' ';
+        l += markdown_cell(cells[i]);
+        l += " |";
+      } else {
+        if (i) l += '\t';
+        l += tsv_cell(cells[i]);
+      }
+    }
+    l += '\n';
+    return l;
+  };
+  std::string out = line(header);
+  if (markdown) {
+    out += "|---|";
+    for (size_t c = 1; c < header.size(); ++c)
+      out += (notes && c + 1 == header.size()) ? "---|" : "---:|";
+    out += "\n";
+  }
+  for (size_t r = 0; r < t.rows.size(); ++r) {
     std::vector<std::string> cells{t.rows[r]};
     for (double v : t.values[r])
-      cells.push_back(std::isnan(v) ? (full_precision ? "nan" : "-")
-                                    : (full_precision ? fmt::format("{}", v) : format_value(v)));
+      cells.push_back(std::isnan(v) ? (markdown ? "-" : "nan")
+                                    : (markdown ? format_value(v) : fmt::format("{}", v)));
     if (notes) cells.push_back(r < t.notes.size() ? t.notes[r] : "");
-    return cells;
-  };
-  std::string out;
-  switch (format) {
-    case TableFormat::Text: {
-      TextTable text(header);
-      text.set_align(0, TextTable::Align::Left);
-      // Values right-aligned even where a run lacks the column ("-").
-      for (size_t c = 1; c <= t.columns.size(); ++c) text.set_align(c, TextTable::Align::Right);
-      if (notes) text.set_align(header.size() - 1, TextTable::Align::Left);
-      for (size_t r = 0; r < t.rows.size(); ++r) text.add_row(cells_of(r, false));
-      return text.render("  ");
-    }
-    case TableFormat::Markdown: {
-      header[0] = "run";
-      auto line = [](const std::vector<std::string>& cells) {
-        std::string l = "|";
-        for (const auto& c : cells) {
-          l += ' ';
-          l += markdown_cell(c);
-          l += " |";
-        }
-        l += '\n';
-        return l;
-      };
-      out += line(header);
-      out += "|---|";
-      for (size_t c = 1; c < header.size(); ++c)
-        out += (notes && c + 1 == header.size()) ? "---|" : "---:|";
-      out += "\n";
-      for (size_t r = 0; r < t.rows.size(); ++r) out += line(cells_of(r, false));
-      return out;
-    }
-    case TableFormat::Tsv: {
-      header[0] = "run";
-      auto line = [](const std::vector<std::string>& cells) {
-        std::string l;
-        for (size_t i = 0; i < cells.size(); ++i) {
-          if (i) l += '\t';
-          l += tsv_cell(cells[i]);
-        }
-        l += '\n';
-        return l;
-      };
-      out += line(header);
-      for (size_t r = 0; r < t.rows.size(); ++r) out += line(cells_of(r, true));
-      return out;
-    }
+    out += line(cells);
   }
   return out;
 }

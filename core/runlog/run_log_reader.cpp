@@ -321,6 +321,8 @@ std::string render_table(const Table& t, std::string_view indent) {
   if (notes) header.push_back("note");
   TextTable text(std::move(header));
   text.set_align(0, TextTable::Align::Left);
+  // Values right-aligned even in a column holding "-" (no value), as stacked runs often do.
+  for (size_t c = 1; c <= t.columns.size(); ++c) text.set_align(c, TextTable::Align::Right);
   if (notes) text.set_align(t.columns.size() + 1, TextTable::Align::Left);
   for (size_t r = 0; r < t.rows.size(); ++r) {
     std::vector<std::string> cells{t.rows[r]};

@@ -2,7 +2,9 @@
 // fixtures as tensors.
 #pragma once
 
+#include "fixtures.h"
 #include "image_decode.h"
+#include "model_folder.h"
 
 #include <mdlab/error.h>
 
@@ -35,6 +37,14 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   std::ofstream out(path, std::ios::trunc);
   out << text;
   REQUIRE(out.good());
+}
+
+/// `text` parsed as the JSON config file `file_name` (written in a temporary directory, so
+/// errors name that file).
+inline diffusion::JsonConfig json_config(const std::string& file_name, const std::string& text) {
+  const auto file = temp_dir(file_name) / file_name;
+  write_text(file, text);
+  return diffusion::JsonConfig(file);
 }
 
 /// The image file as uint8 [H, W, C].

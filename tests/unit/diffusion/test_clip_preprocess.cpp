@@ -21,9 +21,7 @@ using mdlab::test::max_abs_diff;
 namespace {
 
 JsonConfig preprocessor_config(const std::string& text) {
-  const fs::path file = mdlab::test::temp_dir("preprocess") / "preprocessor_config.json";
-  mdlab::test::write_text(file, text);
-  return JsonConfig(file);
+  return mdlab::test::json_config("preprocessor_config.json", text);
 }
 
 }  // namespace

@@ -97,11 +97,11 @@ TEST_CASE("the gelu activation is the exact (erf) GELU", "[clip]") {
   // A one-layer model whose attention contributes nothing (zero out_proj) and whose MLP is the
   // identity around the activation: the last hidden state is x + gelu(x) for the pre-normed
   // input, which pins the activation down.
-  const fs::path dir = mdlab::test::temp_dir("clip_gelu");
-  mdlab::test::write_text(dir / "config.json", R"({"hidden_size": 4, "intermediate_size": 4,
+  ClipVisionModelImpl model(
+      ClipVisionConfig(mdlab::test::json_config("config.json",
+                                                R"({"hidden_size": 4, "intermediate_size": 4,
     "num_hidden_layers": 1, "num_attention_heads": 1, "image_size": 2, "patch_size": 1,
-    "projection_dim": 2, "hidden_act": "gelu"})");
-  ClipVisionModelImpl model(ClipVisionConfig(JsonConfig(dir / "config.json")));
+    "projection_dim": 2, "hidden_act": "gelu"})")));
   torch::NoGradGuard no_grad;
   for (auto& p : model.named_parameters()) {
     const auto& name = p.key();
@@ -146,19 +146,20 @@ TEST_CASE("CLIP weights that do not fit the config are named with both shapes", 
 }
 
 TEST_CASE("CLIP configs and inputs outside the supported set are refused", "[clip][errors]") {
-  const fs::path file = mdlab::test::temp_dir("clip_cfg") / "config.json";
-  mdlab::test::write_text(file, R"({"hidden_act": "gelu_new"})");
-  CHECK_THAT(error_of([&] { ClipVisionConfig{JsonConfig(file)}; }),
+  auto config_of = [](const std::string& json) {
+    return ClipVisionConfig{mdlab::test::json_config("config.json", json)};
+  };
+  CHECK_THAT(error_of([&] { config_of(R"({"hidden_act": "gelu_new"})"); }),
              Catch::Contains("hidden_act") && Catch::Contains("gelu_new") &&
                  Catch::Contains("config.json"));
-  mdlab::test::write_text(file, R"({"image_size": 100, "patch_size": 32})");
-  CHECK_THAT(error_of([&] { ClipVisionConfig{JsonConfig(file)}; }), Catch::Contains("patch_size"));
-  mdlab::test::write_text(file, R"({"hidden_size": "wide"})");
-  CHECK_THAT(error_of([&] { ClipVisionConfig{JsonConfig(file)}; }), Catch::Contains("hidden_size"));
+  CHECK_THAT(error_of([&] { config_of(R"({"image_size": 100, "patch_size": 32})"); }),
+             Catch::Contains("patch_size"));
+  CHECK_THAT(error_of([&] { config_of(R"({"hidden_size": "wide"})"); }),
+             Catch::Contains("hidden_size"));
   // A full CLIPConfig: the vision settings are nested.
-  mdlab::test::write_text(file, R"({"model_type": "clip", "vision_config": {"hidden_size": 64,
+  const ClipVisionConfig nested =
+      config_of(R"({"model_type": "clip", "vision_config": {"hidden_size": 64,
     "num_attention_heads": 4, "patch_size": 16}})");
-  ClipVisionConfig nested{JsonConfig(file)};
   CHECK(nested.hidden_size == 64);
   CHECK(nested.patch_size == 16);
 

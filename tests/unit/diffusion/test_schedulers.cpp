@@ -25,9 +25,7 @@ using mdlab::test::max_abs_diff;
 namespace {
 
 JsonConfig config_from(const std::string& text) {
-  const fs::path file = mdlab::test::temp_dir("scheduler") / "scheduler_config.json";
-  mdlab::test::write_text(file, text);
-  return JsonConfig(file);
+  return mdlab::test::json_config("scheduler_config.json", text);
 }
 
 // Stable Diffusion 1.x's scheduler_config.json as the model repositories ship it (no
