@@ -1,5 +1,6 @@
 #include "color.h"
 
+#include "rgb_avx2.h"
 #include "vector_clones.h"
 
 #include <mdlab/error.h>
@@ -30,18 +31,17 @@ inline uint8_t blend_fast(int degenerate, int value, float factor) {
   return static_cast<uint8_t>(t < 0 ? 0 : (t > 255 ? 255 : t));
 }
 
-// Every byte blended toward one constant (brightness: 0, contrast: the mean gray level). As
-// arithmetic rather than a 256-entry table: vectorised it costs a fraction of a look-up.
+// Every byte blended toward one constant (brightness: 0, contrast: the mean gray level).
 MDLAB_VECTOR_CLONES
-void blend_constant(uint8_t* p, size_t n, int degenerate, float factor) {
+void blend_constant_portable(uint8_t* p, size_t n, int degenerate, float factor) {
   for (size_t i = 0; i < n; ++i) p[i] = blend_fast(degenerate, p[i], factor);
 }
 
 // Saturation: each RGB byte blended toward its pixel's gray level. Per chunk of pixels the
 // gray level is first spread to the three bytes of its pixel, so that the blend runs over
-// contiguous bytes (vectorisable) instead of per pixel.
+// contiguous bytes (vectorisable where there is no hand-written kernel) instead of per pixel.
 MDLAB_VECTOR_CLONES
-void blend_own_gray(uint8_t* px, size_t pixels, float factor) {
+void blend_own_gray_portable(uint8_t* px, size_t pixels, float factor) {
   constexpr size_t kChunk = 64;
   uint8_t gray[3 * kChunk];
   for (size_t i0 = 0; i0 < pixels; i0 += kChunk) {
@@ -58,7 +58,7 @@ void blend_own_gray(uint8_t* px, size_t pixels, float factor) {
 }
 
 MDLAB_VECTOR_CLONES
-uint64_t sum_gray_rgb(const uint8_t* p, size_t pixels) {
+uint64_t sum_gray_rgb_portable(const uint8_t* p, size_t pixels) {
   // 32-bit partial sums per chunk (255 * 2^16 fits), so the loop vectorises in 32-bit lanes.
   uint64_t sum = 0;
   constexpr size_t kChunk = size_t{1} << 16;
@@ -70,6 +70,158 @@ uint64_t sum_gray_rgb(const uint8_t* p, size_t pixels) {
     sum += part;
   }
   return sum;
+}
+
+// Gray levels of RGB pixels into `out` (1 byte each, or 3 equal bytes with `three`); `out`
+// may be `p` itself: pixel i is written at or before the bytes it was read from.
+void gray_rgb_portable(const uint8_t* p, size_t pixels, uint8_t* out, bool three) {
+  for (size_t i = 0; i < pixels; ++i, p += 3) {
+    const uint8_t l = gray_level(p[0], p[1], p[2]);
+    if (three) {
+      out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = l;
+    } else {
+      out[i] = l;
+    }
+  }
+}
+
+#if MDLAB_AVX2_DISPATCH
+// Hand-written: GCC's vectorisation of the byte -> float -> byte loops above widens and
+// narrows one lane width at a time and ran at about one byte per cycle; these are 3 to 6
+// times faster with the same operations, hence the same bytes.
+__attribute__((target("avx2"))) size_t blend_constant_avx2(uint8_t* p, size_t n, int degenerate,
+                                                           float factor) {
+  const __m256 f = _mm256_set1_ps(factor);
+  const __m256i d = _mm256_set1_epi32(degenerate);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i q[4];
+    for (int k = 0; k < 4; ++k)
+      q[k] = blend8(
+          d, _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + i + 8 * k))),
+          f);
+    // packs work per 128-bit half: the permutation puts the eight dwords back in order.
+    const __m256i bytes =
+        _mm256_packus_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(p + i),
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  return i;
+}
+
+// With AVX-512 VBMI a 256-entry byte table is four registers and two vpermi2b per 64 bytes:
+// a blend toward a constant, tabulated once (256 scalar blends), is applied at about a
+// fifth of the cost of blend_constant_avx2.
+// The table is built by the caller: in a function compiled for AVX-512, GCC would contract
+// the blend's multiply and add into an FMA, which rounds differently.
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) size_t apply_lut_vbmi(uint8_t* p, size_t n,
+                                                                             const uint8_t* lut) {
+  const __m512i t0 = _mm512_loadu_si512(lut), t1 = _mm512_loadu_si512(lut + 64);
+  const __m512i t2 = _mm512_loadu_si512(lut + 128), t3 = _mm512_loadu_si512(lut + 192);
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512i x = _mm512_loadu_si512(p + i);
+    // Bits 0-6 pick within a 128-byte half (t0:t1 or t2:t3), bit 7 picks the half.
+    const __m512i low = _mm512_permutex2var_epi8(t0, x, t1);
+    const __m512i high = _mm512_permutex2var_epi8(t2, x, t3);
+    _mm512_storeu_si512(p + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), low, high));
+  }
+  return i;
+}
+
+__attribute__((target("avx2"))) size_t blend_own_gray_avx2(uint8_t* p, size_t pixels,
+                                                           float factor) {
+  const __m256 f = _mm256_set1_ps(factor);
+  const size_t groups = rgb8_groups(pixels);
+  for (size_t k = 0; k < groups; ++k, p += 24) {
+    __m256i r, g, b;
+    load_rgb8(p, r, g, b);
+    const __m256i l = gray_level8(r, g, b);
+    store_rgb8(p, blend8(l, r, f), blend8(l, g, f), blend8(l, b, f));
+  }
+  return groups * 8;
+}
+
+__attribute__((target("avx2"))) size_t sum_gray_rgb_avx2(const uint8_t* p, size_t pixels,
+                                                         uint64_t& sum) {
+  const size_t groups = rgb8_groups(pixels);
+  // 32-bit lane sums of at most 2^16 groups (255 * 2^16 < 2^32), then folded into `sum`.
+  for (size_t k0 = 0; k0 < groups; k0 += size_t{1} << 16) {
+    const size_t k1 = std::min(groups, k0 + (size_t{1} << 16));
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t k = k0; k < k1; ++k) {
+      __m256i r, g, b;
+      load_rgb8(p + 24 * k, r, g, b);
+      acc = _mm256_add_epi32(acc, gray_level8(r, g, b));
+    }
+    alignas(32) uint32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
+    for (uint32_t v : lanes) sum += v;
+  }
+  return groups * 8;
+}
+
+__attribute__((target("avx2"))) size_t gray_rgb_avx2(const uint8_t* p, size_t pixels, uint8_t* out,
+                                                     bool three) {
+  const size_t groups = rgb8_groups(pixels);
+  for (size_t k = 0; k < groups; ++k) {
+    __m256i r, g, b;
+    load_rgb8(p + 24 * k, r, g, b);
+    const __m256i l = gray_level8(r, g, b);
+    if (three) {
+      store_rgb8(out + 24 * k, l, l, l);
+    } else {
+      // The low byte of each lane, packed: 8 bytes.
+      const __m256i packed = _mm256_shuffle_epi8(
+          l, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8,
+                              12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+      const __m256i joined =
+          _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 8 * k), _mm256_castsi256_si128(joined));
+    }
+  }
+  return groups * 8;
+}
+#endif
+
+void blend_constant(uint8_t* p, size_t n, int degenerate, float factor) {
+  size_t done = 0;
+#if MDLAB_AVX2_DISPATCH
+  if (have_avx512_vbmi()) {
+    alignas(64) uint8_t lut[256];
+    for (int v = 0; v < 256; ++v) lut[v] = blend_fast(degenerate, v, factor);
+    done = apply_lut_vbmi(p, n, lut);
+  } else if (have_avx2()) {
+    done = blend_constant_avx2(p, n, degenerate, factor);
+  }
+#endif
+  blend_constant_portable(p + done, n - done, degenerate, factor);
+}
+
+void blend_own_gray(uint8_t* p, size_t pixels, float factor) {
+  size_t done = 0;
+#if MDLAB_AVX2_DISPATCH
+  if (have_avx2()) done = blend_own_gray_avx2(p, pixels, factor);
+#endif
+  blend_own_gray_portable(p + 3 * done, pixels - done, factor);
+}
+
+uint64_t sum_gray_rgb(const uint8_t* p, size_t pixels) {
+  uint64_t sum = 0;
+  size_t done = 0;
+#if MDLAB_AVX2_DISPATCH
+  if (have_avx2()) done = sum_gray_rgb_avx2(p, pixels, sum);
+#endif
+  return sum + sum_gray_rgb_portable(p + 3 * done, pixels - done);
+}
+
+void gray_rgb(const uint8_t* p, size_t pixels, uint8_t* out, bool three) {
+  size_t done = 0;
+#if MDLAB_AVX2_DISPATCH
+  if (have_avx2()) done = gray_rgb_avx2(p, pixels, out, three);
+#endif
+  gray_rgb_portable(p + 3 * done, pixels - done, out + (three ? 3 : 1) * done, three);
 }
 
 }  // namespace
@@ -280,40 +432,35 @@ void hue_pixels(const HueTables& t, uint8_t shift, uint8_t* px, size_t n) {
 }
 
 #if MDLAB_AVX2_DISPATCH
-// round_byte on four doubles: truncation, plus one where the fraction is >= 0.5, clamped to
-// [0, 255] (the arguments are >= 0 here).
-__attribute__((target("avx2"))) inline __m128i round_bytes(__m256d x) {
-  const __m128i n = _mm256_cvttpd_epi32(x);
-  const __m256d frac = _mm256_sub_pd(x, _mm256_cvtepi32_pd(n));
-  const __m128i up = _mm256_cvtpd_epi32(
-      _mm256_and_pd(_mm256_cmp_pd(frac, _mm256_set1_pd(0.5), _CMP_GE_OQ), _mm256_set1_pd(1.0)));
-  return _mm_min_epi32(_mm_add_epi32(n, up), _mm_set1_epi32(255));
+// hue_pixels eight pixels at a time, with two table gathers (H, and f of the shifted h) where
+// the scalar form makes five look-ups, and float arithmetic where it computes in double.
+// Exact by exhaustive check, not by construction (see the tests):
+// - S = int(float(maxc - minc) / float(maxc) * 255.0f) equals Pillow's double product for all
+//   (maxc - minc, maxc), and fs = float(S) / 255.0f equals float(S / 255.0) for all 256 S;
+// - with all products in float and no FMA, truncating x + 0.5f gives round_byte's bytes for
+//   p, q and t at every one of the 2^24 (v, S, h) (x >= 0, so truncation is the floor);
+// - the sector floor(h * 6 / 255) is the count of the thresholds 43, 85, 128, 170, 213 and
+//   255 that h reaches (255 gives 6, i.e. sector 0).
+// H itself keeps its table: a float version of Pillow's double fmod path differs at 72,036
+// colours.
+__attribute__((target("avx2"))) inline __m256i round_scaled(__m256 v, __m256 one_minus) {
+  return _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v, one_minus), _mm256_set1_ps(0.5f)));
 }
 
-// vd * (1.0 - factor) rounded, for eight pixels given as two halves of four doubles.
-__attribute__((target("avx2"))) inline __m256i round_products(__m256d v_lo, __m256d v_hi,
-                                                              __m256d one_minus_lo,
-                                                              __m256d one_minus_hi) {
-  return _mm256_set_m128i(round_bytes(_mm256_mul_pd(v_hi, one_minus_hi)),
-                          round_bytes(_mm256_mul_pd(v_lo, one_minus_lo)));
-}
-
-// hue_pixels eight pixels at a time: the same operations in the same types (the tables by
-// gathers, fs * f in float, the rest in double; no FMA), so the bytes are identical.
 __attribute__((target("avx2"))) size_t hue_pixels_avx2(const HueTables& t, uint8_t shift,
                                                        uint8_t* px, size_t n) {
   const __m256i k255 = _mm256_set1_epi32(255);
   const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
-  const __m256d dk1 = _mm256_set1_pd(1.0);
+  const __m256 f1 = _mm256_set1_ps(1.0f), f255 = _mm256_set1_ps(255.0f);
   const int* hue_base = reinterpret_cast<const int*>(t.hue.data());
-  const int* sat_base = reinterpret_cast<const int*>(t.saturation.data());
-  alignas(32) int32_t r8[8], g8[8], b8[8], out[3][8];
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8, px += 24) {
-    for (int k = 0; k < 8; ++k) r8[k] = px[3 * k], g8[k] = px[3 * k + 1], b8[k] = px[3 * k + 2];
-    const __m256i r = _mm256_load_si256(reinterpret_cast<const __m256i*>(r8));
-    const __m256i g = _mm256_load_si256(reinterpret_cast<const __m256i*>(g8));
-    const __m256i b = _mm256_load_si256(reinterpret_cast<const __m256i*>(b8));
+  // The packed shifts of sectors 0-5, and 6 (h = 255) as sector 0.
+  const __m256i sector_shifts =
+      _mm256_setr_epi32(t.shifts[0], t.shifts[43], t.shifts[85], t.shifts[128], t.shifts[170],
+                        t.shifts[213], t.shifts[0], t.shifts[0]);
+  const size_t groups = rgb8_groups(n);
+  for (size_t group = 0; group < groups; ++group, px += 24) {
+    __m256i r, g, b;
+    load_rgb8(px, r, g, b);
     const __m256i maxc = _mm256_max_epi32(r, _mm256_max_epi32(g, b));
     const __m256i minc = _mm256_min_epi32(r, _mm256_min_epi32(g, b));
     const __m256i r_max = _mm256_cmpeq_epi32(r, maxc);
@@ -328,44 +475,35 @@ __attribute__((target("avx2"))) size_t hue_pixels_avx2(const HueTables& t, uint8
     const __m256i h = _mm256_and_si256(
         _mm256_add_epi32(_mm256_i32gather_epi32(hue_base, hue_index, 1), _mm256_set1_epi32(shift)),
         k255);
-    const __m256i sat_index =
-        _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(maxc, minc), 8), maxc);
-    const __m256i s = _mm256_and_si256(_mm256_i32gather_epi32(sat_base, sat_index, 1), k255);
-    const __m256 fs = _mm256_i32gather_ps(t.fs, s, 4);
-    const __m256 f = _mm256_i32gather_ps(t.f, h, 4);
-    const __m256 fs_f = _mm256_mul_ps(fs, f);  // a float product, as in hsv_to_rgb
 
-    const __m256d v_lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(maxc));
-    const __m256d v_hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(maxc, 1));
-    const __m256d fs_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(fs));
-    const __m256d fs_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(fs, 1));
-    const __m256d f_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
-    const __m256d f_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
-    const __m256d fsf_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(fs_f));
-    const __m256d fsf_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(fs_f, 1));
-    const __m256i p =
-        round_products(v_lo, v_hi, _mm256_sub_pd(dk1, fs_lo), _mm256_sub_pd(dk1, fs_hi));
-    const __m256i q =
-        round_products(v_lo, v_hi, _mm256_sub_pd(dk1, fsf_lo), _mm256_sub_pd(dk1, fsf_hi));
-    const __m256i u = round_products(
-        v_lo, v_hi, _mm256_sub_pd(dk1, _mm256_mul_pd(fs_lo, _mm256_sub_pd(dk1, f_lo))),
-        _mm256_sub_pd(dk1, _mm256_mul_pd(fs_hi, _mm256_sub_pd(dk1, f_hi))));
+    // S; gray pixels (maxc == minc, including black's 0 / 0) get 0, as in Pillow.
+    const __m256i cr = _mm256_sub_epi32(maxc, minc);
+    const __m256 v = _mm256_cvtepi32_ps(maxc);
+    const __m256i s_raw =
+        _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_div_ps(_mm256_cvtepi32_ps(cr), v), f255));
+    const __m256i s = _mm256_andnot_si256(_mm256_cmpeq_epi32(cr, _mm256_setzero_si256()), s_raw);
+    const __m256 fs = _mm256_div_ps(_mm256_cvtepi32_ps(s), f255);
+    const __m256 f = _mm256_i32gather_ps(t.f, h, 4);
+
+    const __m256i p = round_scaled(v, _mm256_sub_ps(f1, fs));
+    const __m256i q = round_scaled(v, _mm256_sub_ps(f1, _mm256_mul_ps(fs, f)));
+    const __m256i u = round_scaled(v, _mm256_sub_ps(f1, _mm256_mul_ps(fs, _mm256_sub_ps(f1, f))));
     const __m256i word =
         _mm256_or_si256(_mm256_or_si256(maxc, _mm256_slli_epi32(p, 8)),
                         _mm256_or_si256(_mm256_slli_epi32(q, 16), _mm256_slli_epi32(u, 24)));
-    const __m256i shifts = _mm256_i32gather_epi32(t.shifts, h, 4);
+    // Sector: each threshold reached adds 1 (a comparison's true is -1, hence the subtraction).
+    __m256i sector = _mm256_setzero_si256();
+    for (int threshold : {42, 84, 127, 169, 212, 254})
+      sector = _mm256_sub_epi32(sector, _mm256_cmpgt_epi32(h, _mm256_set1_epi32(threshold)));
+    const __m256i shifts = _mm256_permutevar8x32_epi32(sector_shifts, sector);
+    __m256i out[3];
     for (int c = 0; c < 3; ++c) {
       const __m256i sc = _mm256_and_si256(_mm256_srli_epi32(shifts, 8 * c), k255);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(out[c]),
-                         _mm256_and_si256(_mm256_srlv_epi32(word, sc), k255));
+      out[c] = _mm256_and_si256(_mm256_srlv_epi32(word, sc), k255);
     }
-    for (int k = 0; k < 8; ++k) {
-      px[3 * k] = static_cast<uint8_t>(out[0][k]);
-      px[3 * k + 1] = static_cast<uint8_t>(out[1][k]);
-      px[3 * k + 2] = static_cast<uint8_t>(out[2][k]);
-    }
+    store_rgb8(px, out[0], out[1], out[2]);
   }
-  return i;
+  return groups * 8;
 }
 #endif
 
@@ -390,14 +528,9 @@ void to_grayscale(ImageU8& img, int out_channels) {
               out_channels);
   const size_t n = pixel_count(img);
   if (img.channels == 3) {
-    uint8_t* d = img.data.data();
-    if (out_channels == 1) {
-      // In place, forward: pixel i is written at i, read at 3i >= i.
-      for (size_t i = 0; i < n; ++i) d[i] = gray_level(d[3 * i], d[3 * i + 1], d[3 * i + 2]);
-      img.resize(img.height, img.width, 1);
-    } else {
-      for (size_t i = 0; i < n; ++i, d += 3) d[0] = d[1] = d[2] = gray_level(d[0], d[1], d[2]);
-    }
+    // In place: pixel i is written at i (or 3i), after bytes 3i.. have been read.
+    gray_rgb(img.data.data(), n, img.data.data(), out_channels == 3);
+    if (out_channels == 1) img.resize(img.height, img.width, 1);
     return;
   }
   if (out_channels == 3) {

@@ -5,6 +5,7 @@
 #include <mdlab/error.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace mdlab::augment {
 namespace {
@@ -52,6 +53,10 @@ __attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const No
     stddev[c] = _mm256_set1_ps(t.stddev[c]);
   }
   const __m256i reverse = _mm256_set_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // A batch buffer is written once here and read much later by the trainer, long after it
+  // has left the caches: non-temporal stores skip reading every line in first. They need
+  // 32-byte aligned destinations, i.e. an aligned `out` and rows of whole 8-float groups.
+  const bool stream = reinterpret_cast<uintptr_t>(out) % 32 == 0 && W % 8 == 0;
   // Bytes of channel c of eight RGB pixels held in 24 bytes (lo: 0..15, hi: 16..23).
   const __m128i from_lo[3] = {
       _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
@@ -82,7 +87,12 @@ __attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const No
       for (int c = 0; c < t.channels; ++c) {
         __m256 v = normalize8(bytes[c], mean[c], stddev[c]);
         if (mirror) v = _mm256_permutevar8x32_ps(v, reverse);
-        _mm256_storeu_ps(out + static_cast<size_t>(c) * plane + o + x, v);
+        float* dst = out + static_cast<size_t>(c) * plane + o + x;
+        if (stream) {
+          _mm256_stream_ps(dst, v);
+        } else {
+          _mm256_storeu_ps(dst, v);
+        }
       }
     }
     for (; x < W; ++x) {
@@ -92,6 +102,8 @@ __attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const No
             t.value[c][row[static_cast<size_t>(sx) * C + (C == 1 ? 0 : c)]];
     }
   }
+  // Non-temporal stores are weakly ordered: fence them before the batch is handed over.
+  if (stream) _mm_sfence();
 }
 #endif
 

@@ -123,6 +123,77 @@ __attribute__((target("avx2"))) void horizontal_row_rgb_avx2(const uint8_t* in,
   }
 }
 
+// The same row with 16-bit multiply-adds (vpmaddwd), for the usual downscale: about three
+// times fewer instructions than the 32-bit products above. A 22-bit weight k is split as
+// k = hi * 2^11 + lo (both in [0, 2^11], so int16), and sum(p * k) = 2^11 * sum(p * hi) +
+// sum(p * lo) exactly: the sums are PIL's, bit for bit.
+//
+// Per output pixel, taps go in groups of 4: the 12 bytes of 4 input pixels are loaded once
+// into both 128-bit halves and shuffled to words, taps 0-1 in the low half and 2-3 in the
+// high one: R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0. madd_layout() stores the weights
+// of each group in the same order (hi words, then lo words), so one vpmaddwd gives the
+// channel sums of two taps per half; the halves are added at the end. Loads take 16 bytes
+// from the group's first pixel: the caller keeps 13 readable bytes after the crop row.
+constexpr int kMaddReadSlack = 13;
+
+// The channel sums of output sample xo, taps 0-1 of each group in the low half and 2-3 in
+// the high one, each lane the exact 2^11 * hi + lo total.
+__attribute__((target("avx2"))) inline __m256i madd_sums(const uint8_t* in, const ResampleAxis& ax,
+                                                         int xo, __m256i words) {
+  const uint8_t* p = in + static_cast<size_t>(ax.first[xo]) * 3;
+  const __m256i* k = reinterpret_cast<const __m256i*>(ax.madd.data()) +
+                     static_cast<size_t>(xo) * ax.madd_groups * 2;
+  const int used = (ax.count[xo] + 3) / 4;
+  __m256i sum_hi = _mm256_setzero_si256(), sum_lo = _mm256_setzero_si256();
+  for (int g = 0; g < used; ++g, p += 12) {
+    const __m256i px = _mm256_shuffle_epi8(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), words);
+    sum_hi = _mm256_add_epi32(sum_hi, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g)));
+    sum_lo = _mm256_add_epi32(sum_lo, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g + 1)));
+  }
+  return _mm256_add_epi32(_mm256_slli_epi32(sum_hi, 11), sum_lo);
+}
+
+__attribute__((target("avx2"))) void horizontal_row_rgb_madd(const uint8_t* in,
+                                                             const ResampleAxis& ax, int out_begin,
+                                                             int out_count, uint8_t* out) {
+  const __m256i words =
+      _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
+                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+  const __m128i half = _mm_set1_epi32(kHalf);
+  // One pixel per step: folding two pixels' halves together measured slower.
+  for (int o = 0; o < out_count; ++o) {
+    const __m256i sum = madd_sums(in, ax, out_begin + o, words);
+    __m128i rgb = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(sum), half),
+                                _mm256_extracti128_si256(sum, 1));
+    rgb = _mm_srai_epi32(rgb, kPrecisionBits);
+    rgb = _mm_packus_epi16(_mm_packs_epi32(rgb, rgb), rgb);
+    const int32_t bytes = _mm_cvtsi128_si32(rgb);
+    // 4 bytes (the 4th is overwritten by the next pixel), 3 for the row's last pixel.
+    std::memcpy(out + static_cast<size_t>(o) * 3, &bytes, o + 1 < out_count ? 4 : 3);
+  }
+}
+
+// madd layout of `ax` (see horizontal_row_rgb_madd): per output sample, per group of 4 taps,
+// one vector of 16 hi words, then one of 16 lo words.
+void madd_layout(ResampleAxis& ax) {
+  const int groups = (ax.taps + 3) / 4;
+  ax.madd_groups = groups;
+  ax.madd.assign(static_cast<size_t>(ax.out_size) * groups * 32, 0);
+  for (int o = 0; o < ax.out_size; ++o) {
+    const int32_t* k = ax.coeffs.data() + static_cast<size_t>(o) * ax.taps;
+    int16_t* w = ax.madd.data() + static_cast<size_t>(o) * groups * 32;
+    for (int t = 0; t < ax.count[o]; ++t) {
+      const auto hi = static_cast<int16_t>(k[t] >> 11), lo = static_cast<int16_t>(k[t] & 2047);
+      // Tap t of group t / 4: half t % 4 / 2, word t % 2 of each channel's pair.
+      int16_t* group = w + (t / 4) * 32 + (t % 4 / 2) * 8 + t % 2;
+      for (int c = 0; c < 3; ++c) {
+        group[2 * c] = hi;
+        group[16 + 2 * c] = lo;
+      }
+    }
+  }
+}
 #endif
 
 // Horizontal pass over `rows` source rows starting at `src_row` (crop columns start at
@@ -139,8 +210,13 @@ void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const 
     uint8_t* out = mid.row(y);
     if (C == 3) {
 #if MDLAB_AVX2_DISPATCH
-      // The vector row reads one byte past the crop's last pixel: not past the buffer.
-      if (avx2 && in + static_cast<size_t>(ax.in_size) * 3 < src_end) {
+      // The vector rows read past the crop's last pixel: not past the buffer.
+      const uint8_t* row_end = in + static_cast<size_t>(ax.in_size) * 3;
+      if (avx2 && !ax.madd.empty() && row_end + kMaddReadSlack <= src_end) {
+        horizontal_row_rgb_madd(in, ax, out_begin, out_count, out);
+        continue;
+      }
+      if (avx2 && row_end < src_end) {
         horizontal_row_rgb_avx2(in, ax, out_begin, out_count, out);
         continue;
       }
@@ -292,7 +368,18 @@ void resample_window(const ImageU8& src, const CropBox& box, int out_h, int out_
   // PIL skips a pass whose axis keeps its size; it would be the identity anyway.
   const bool need_h = out_w != box.width;
   const bool need_v = out_h != box.height;
-  if (need_h) compute_resample_axis(box.width, out_w, s.horizontal, s.weights);
+  if (need_h) {
+    compute_resample_axis(box.width, out_w, s.horizontal, s.weights);
+    s.horizontal.madd.clear();
+#if MDLAB_AVX2_DISPATCH
+    // Weights above 2^22 (none for PIL's bilinear, whose weights are at most 1) would not
+    // split into int16 halves.
+    if (C == 3 && have_avx2() &&
+        std::all_of(s.horizontal.coeffs.begin(), s.horizontal.coeffs.end(),
+                    [](int32_t k) { return k >= 0 && k <= (int32_t{1} << kPrecisionBits); }))
+      madd_layout(s.horizontal);
+#endif
+  }
   if (need_v) compute_resample_axis(box.height, out_h, s.vertical, s.weights);
 
   // Crop-relative rows the vertical pass reads (all rows of the window when it is skipped).

@@ -41,6 +41,11 @@ struct ResampleAxis {
   std::vector<int> first;       ///< first input index per output sample
   std::vector<int> count;       ///< used taps per output sample (<= taps)
   std::vector<int32_t> coeffs;  ///< out_size * taps weights, 22-bit fixed point
+  /// The coefficients split for 16-bit multiply-adds (3-channel horizontal pass with AVX2;
+  /// layout in resample.cpp), `madd_groups` groups of 4 taps per output sample; empty when
+  /// not computed.
+  std::vector<int16_t> madd;
+  int madd_groups = 0;  ///< groups of 4 taps per output sample in `madd`
 };
 
 /// Reusable buffers of the resampling functions (a worker keeps one; no allocation once

@@ -25,5 +25,16 @@ inline bool have_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2");
   return yes;
 }
+/// Whether this CPU runs AVX-512 with byte permutes (F, BW, VBMI; asked once).
+inline bool have_avx512_vbmi() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vbmi");
+  return yes;
+}
+/// Whether this CPU runs AVX2 and FMA (asked once): kernels whose portable form uses std::fma.
+inline bool have_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
 }  // namespace mdlab::augment
 #endif

@@ -6,6 +6,7 @@
 #include "color.h"
 #include "geometry.h"
 #include "normalize.h"
+#include "resample.h"
 #include "sample_rng.h"
 #include "view_transform.h"
 
@@ -15,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -229,6 +231,59 @@ TEST_CASE("the table-driven hue shift equals Pillow's per-pixel conversion on ev
   }
 }
 
+TEST_CASE("the vector colour kernels give the scalar PIL formulas' bytes at every size") {
+  // brightness and contrast (AVX-512 table or AVX2 arithmetic), saturation, the mean gray
+  // level and grayscale (AVX2 channel split) against color.h's one-pixel formulas, on
+  // widths around the vector groups and factors reaching both clamps.
+  uint32_t state = 12345;
+  auto next_byte = [&] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<uint8_t>(state >> 24);
+  };
+  for (int width : {1, 3, 8, 10, 11, 21, 22, 64, 100}) {
+    for (int height : {1, 2, 7}) {
+      ImageU8 img;
+      img.resize(height, width, 3);
+      for (uint8_t& v : img.data) v = next_byte();
+      const size_t pixels = static_cast<size_t>(width) * height;
+      uint64_t gray_sum = 0;
+      for (size_t i = 0; i < pixels; ++i)
+        gray_sum += aug::gray_level(img.data[3 * i], img.data[3 * i + 1], img.data[3 * i + 2]);
+      const int mean = static_cast<int>(static_cast<double>(gray_sum) / pixels + 0.5);
+      INFO("width " << width << ", height " << height);
+      CHECK(aug::mean_gray_level(img) == mean);
+      for (float factor : {0.0f, 0.37f, 1.0f, 1.6f, 2.2f, 7.5f}) {
+        INFO("factor " << factor);
+        ImageU8 bright = img, contrast = img, saturation = img;
+        aug::adjust_brightness(bright, factor);
+        aug::adjust_contrast(contrast, factor);
+        aug::adjust_saturation(saturation, factor);
+        size_t mismatches = 0;
+        for (size_t i = 0; i < 3 * pixels; ++i) {
+          const size_t p = i - i % 3;
+          const int gray = aug::gray_level(img.data[p], img.data[p + 1], img.data[p + 2]);
+          mismatches += bright.data[i] != aug::blend(0, img.data[i], factor);
+          mismatches += contrast.data[i] != aug::blend(mean, img.data[i], factor);
+          mismatches += saturation.data[i] != aug::blend(gray, img.data[i], factor);
+        }
+        CHECK(mismatches == 0);
+      }
+      for (int out_channels : {1, 3}) {
+        ImageU8 gray = img;
+        aug::to_grayscale(gray, out_channels);
+        REQUIRE(gray.channels == out_channels);
+        size_t mismatches = 0;
+        for (size_t i = 0; i < pixels; ++i)
+          for (int c = 0; c < out_channels; ++c)
+            mismatches +=
+                gray.data[out_channels * i + c] !=
+                aug::gray_level(img.data[3 * i], img.data[3 * i + 1], img.data[3 * i + 2]);
+        CHECK(mismatches == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("write_chw gives the table's values at every width, channel layout and flip") {
   // The vector path handles eight pixels at a time and the rest through the tables: widths
   // around multiples of 8, gray and RGB sources, 1- and 3-channel outputs, mirrored or not.
@@ -264,9 +319,11 @@ TEST_CASE("write_chw gives the table's values at every width, channel layout and
   }
 }
 
-TEST_CASE("the blur gives the full kernel's bytes when outer taps underflow to zero") {
-  // The direct separable sum over all taps, in tap order (torch's reflect padding), as the
-  // oracle: dropping zero-weight taps must not change a single byte.
+TEST_CASE("the blur rounds the full kernel's exact sum, negligible taps dropped") {
+  // The direct separable sum over all 23 taps in double (torch's reflect padding), rounded
+  // half to even, as the oracle. Dropping the negligible outer taps and summing in float
+  // with FMA may move a byte only where the exact sum lies within ~1e-5 of a half-integer:
+  // at most 1 level, on at most 1 byte in 1,000 (0 of 303,215 in a wider check).
   auto reflect = [](int i, int n) {
     const int period = 2 * (n - 1);
     i %= period;
@@ -278,34 +335,98 @@ TEST_CASE("the blur gives the full kernel's bytes when outer taps underflow to z
     img.resize(40, 37, channels);
     for (size_t i = 0; i < img.data.size(); ++i)
       img.data[i] = static_cast<uint8_t>((i * 131 + i / 7) % 256);
-    for (double sigma : {0.1, 0.3, 0.5, 0.7, 1.0, 2.0}) {
+    for (double sigma : {0.1, 0.3, 0.5, 0.7, 1.0, 1.3, 2.0}) {
       const int size = 23, r = size / 2;
       std::vector<float> k(size);
       aug::gaussian_kernel(size, sigma, k.data());
       const int H = img.height, W = img.width, C = channels;
-      std::vector<float> mid(static_cast<size_t>(H) * W * C);
+      std::vector<double> mid(static_cast<size_t>(H) * W * C);
       for (int y = 0; y < H; ++y)
         for (int i = 0; i < W * C; ++i) {
-          float acc = k[0] * static_cast<float>(img.row(reflect(y - r, H))[i]);
-          for (int t = 1; t < size; ++t)
-            acc += k[t] * static_cast<float>(img.row(reflect(y + t - r, H))[i]);
+          double acc = 0.0;
+          for (int t = 0; t < size; ++t) acc += double{k[t]} * img.row(reflect(y + t - r, H))[i];
           mid[static_cast<size_t>(y) * W * C + i] = acc;
         }
       ImageU8 got;
       aug::gaussian_blur(img, size, sigma, got);
       size_t mismatches = 0;
+      int worst = 0;
       for (int y = 0; y < H; ++y)
         for (int x = 0; x < W; ++x)
           for (int c = 0; c < C; ++c) {
             auto at = [&](int xx) { return mid[(static_cast<size_t>(y) * W + xx) * C + c]; };
-            float acc = k[0] * at(reflect(x - r, W));
-            for (int t = 1; t < size; ++t) acc += k[t] * at(reflect(x + t - r, W));
-            const float rounded = std::nearbyint(acc);
-            const auto want = static_cast<uint8_t>(std::clamp(rounded, 0.0f, 255.0f));
-            mismatches += got.row(y)[x * C + c] != want;
+            double acc = 0.0;
+            for (int t = 0; t < size; ++t) acc += double{k[t]} * at(reflect(x + t - r, W));
+            const int want = static_cast<int>(std::clamp(std::nearbyint(acc), 0.0, 255.0));
+            const int diff = std::abs(got.row(y)[x * C + c] - want);
+            worst = std::max(worst, diff);
+            mismatches += diff != 0;
           }
       INFO("channels " << channels << ", sigma " << sigma);
-      CHECK(mismatches == 0);
+      CHECK(worst <= 1);
+      CHECK(mismatches <= img.data.size() / 1000);
     }
+  }
+}
+
+TEST_CASE("resized_crop equals PIL's fixed-point sums written out directly") {
+  // The oracle: Pillow's two passes as plain loops over compute_resample_axis' weights
+  // (horizontal into 8 bits, then vertical; each sum starts at 2^21, is shifted by 22 and
+  // clamped). The library takes its vector paths (16-bit multiply-adds for RGB rows), which
+  // must give the same bytes for every crop, scale and channel count.
+  auto pass = [](const std::vector<uint8_t>& in, int lines, int in_step, int line_step,
+                 int channels, const aug::ResampleAxis& ax, int out_step, int out_line_step) {
+    std::vector<uint8_t> out(static_cast<size_t>(lines) * ax.out_size * channels);
+    for (int l = 0; l < lines; ++l)
+      for (int o = 0; o < ax.out_size; ++o)
+        for (int c = 0; c < channels; ++c) {
+          int64_t sum = int64_t{1} << 21;
+          for (int t = 0; t < ax.count[o]; ++t)
+            sum += int64_t{in[static_cast<size_t>(l) * line_step +
+                              static_cast<size_t>(ax.first[o] + t) * in_step + c]} *
+                   ax.coeffs[static_cast<size_t>(o) * ax.taps + t];
+          out[static_cast<size_t>(l) * out_line_step + static_cast<size_t>(o) * out_step + c] =
+              static_cast<uint8_t>(std::clamp<int64_t>(sum >> 22, 0, 255));
+        }
+    return out;
+  };
+  uint32_t state = 777;
+  auto next = [&](uint32_t n) {
+    state = state * 1664525u + 1013904223u;
+    return (state >> 8) % n;
+  };
+  std::vector<double> weights;
+  for (int trial = 0; trial < 60; ++trial) {
+    const int H = 1 + static_cast<int>(next(120)), W = 1 + static_cast<int>(next(120));
+    const int C = trial % 4 == 0 ? 1 : 3;
+    ImageU8 img;
+    img.resize(H, W, C);
+    for (uint8_t& v : img.data) v = static_cast<uint8_t>(next(256));
+    const int ch = 1 + static_cast<int>(next(H)), cw = 1 + static_cast<int>(next(W));
+    const int top = static_cast<int>(next(H - ch + 1)), left = static_cast<int>(next(W - cw + 1));
+    const int oh = 1 + static_cast<int>(next(90)), ow = 1 + static_cast<int>(next(90));
+    // The crop as its own image, then each pass Pillow skips when its axis keeps its size.
+    std::vector<uint8_t> crop(static_cast<size_t>(ch) * cw * C);
+    for (int y = 0; y < ch; ++y)
+      std::memcpy(&crop[static_cast<size_t>(y) * cw * C], img.row(top + y) + left * C,
+                  static_cast<size_t>(cw) * C);
+    std::vector<uint8_t> mid = crop;
+    if (ow != cw) {
+      aug::ResampleAxis ax;
+      aug::compute_resample_axis(cw, ow, ax, weights);
+      mid = pass(crop, ch, C, cw * C, C, ax, C, ow * C);
+    }
+    std::vector<uint8_t> want = mid;
+    if (oh != ch) {
+      // Vertically a "line" is a column byte: lines = ow * C, taps step over whole rows.
+      aug::ResampleAxis ax;
+      aug::compute_resample_axis(ch, oh, ax, weights);
+      want = pass(mid, ow * C, ow * C, 1, 1, ax, ow * C, 1);
+    }
+    ImageU8 got;
+    aug::resized_crop(img, top, left, ch, cw, oh, ow, got);
+    INFO("trial " << trial << ": " << H << "x" << W << "x" << C << ", crop " << ch << "x" << cw
+                  << " -> " << oh << "x" << ow);
+    CHECK(got.data == want);
   }
 }
