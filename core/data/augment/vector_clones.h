@@ -7,6 +7,11 @@
 //
 // MDLAB_AVX2_DISPATCH: 1 where hand-written AVX2 kernels (__attribute__((target("avx2"))))
 // can be compiled beside the portable code and chosen at run time with have_avx2().
+//
+// The environment variable MDLAB_MAX_ISA (baseline | avx2 | avx512; default: whatever the
+// CPU runs) caps the hand-written kernels, so that every path runs and is tested on one
+// machine (tests/unit/augment registers the suite once per level) and paths can be timed
+// against each other. All paths give the same bytes.
 #pragma once
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -19,21 +24,44 @@
 #endif
 
 #if MDLAB_AVX2_DISPATCH
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 namespace mdlab::augment {
-/// Whether this CPU runs AVX2 (asked once).
+/// Levels of hand-written kernels, in order.
+enum class KernelIsa { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
+
+/// The highest level MDLAB_MAX_ISA allows (read once; unset: kAvx512). An unknown value is
+/// reported on stderr and ignored.
+inline KernelIsa max_kernel_isa() {
+  static const KernelIsa level = [] {
+    const char* v = std::getenv("MDLAB_MAX_ISA");
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "avx512") == 0) return KernelIsa::kAvx512;
+    if (std::strcmp(v, "avx2") == 0) return KernelIsa::kAvx2;
+    if (std::strcmp(v, "baseline") == 0) return KernelIsa::kBaseline;
+    std::fprintf(stderr, "mdlab: MDLAB_MAX_ISA=%s is not baseline, avx2 or avx512; ignoring it\n",
+                 v);
+    return KernelIsa::kAvx512;
+  }();
+  return level;
+}
+
+/// Whether the AVX2 kernels may run: the CPU has AVX2 and MDLAB_MAX_ISA allows it.
 inline bool have_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2");
+  static const bool yes = max_kernel_isa() >= KernelIsa::kAvx2 && __builtin_cpu_supports("avx2");
   return yes;
 }
-/// Whether this CPU runs AVX-512 with byte permutes (F, BW, VBMI; asked once).
+/// Whether the AVX-512 kernels with byte permutes may run (F, BW, VBMI; MDLAB_MAX_ISA).
 inline bool have_avx512_vbmi() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+  static const bool yes = max_kernel_isa() >= KernelIsa::kAvx512 &&
+                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vbmi");
   return yes;
 }
-/// Whether this CPU runs AVX2 and FMA (asked once): kernels whose portable form uses std::fma.
+/// Whether the AVX2 + FMA kernels may run (kernels whose portable form uses std::fma).
 inline bool have_avx2_fma() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool yes = have_avx2() && __builtin_cpu_supports("fma");
   return yes;
 }
 }  // namespace mdlab::augment
