@@ -4,8 +4,14 @@
 //   simclr  decode + two SimCLR views at 224 px
 //   dino    decode + DINO multi-crop: 2 global crops at 224 px + 8 local crops at 96 px
 // Usage: mdlab_bench_data ROOT MODE [--threads N] [--batch B] [--images N]
+//                         [--augment-on workers|device] [--finish none|cpu|cuda]
+// `--augment-on device` makes the view slots deferred (data.augment_on = "device": the threads
+// decode and crop); `--finish` then says where the batches are finished with BatchAugment:
+// nowhere (the default: the loader's side alone, what a GPU run's CPU does), on this thread's
+// CPU, or on the GPU.
 // Prints one line: `<mode> <images per second>`.
 #include "augment_config.h"
+#include "batch_augment.h"
 #include "data_source.h"
 #include "loader.h"
 #include "mix_plan.h"
@@ -46,7 +52,10 @@ int main(int argc, char** argv) {
   const std::string root = argv[1], mode = argv[2];
   int threads = 2;
   int64_t batch = 64, images = 1000;
+  std::string augment_on = "workers", finish = "none";
   for (int i = 3; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--augment-on")) augment_on = argv[i + 1];
+    if (!std::strcmp(argv[i], "--finish")) finish = argv[i + 1];
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--batch")) batch = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--images")) images = std::atoll(argv[i + 1]);
@@ -58,23 +67,37 @@ int main(int argc, char** argv) {
     request.split = "train";
     std::shared_ptr<const DataSource> source = open_source(request);
 
+    if (augment_on != "workers" && augment_on != "device") {
+      std::cerr << "--augment-on must be workers or device\n";
+      return 2;
+    }
+    if (finish != "none" && finish != "cpu" && finish != "cuda") {
+      std::cerr << "--finish must be none, cpu or cuda\n";
+      return 2;
+    }
+    const bool deferred = augment_on == "device";
     std::vector<ViewSlot> slots;
     std::vector<std::unique_ptr<SlotTransform>> owned;
+    std::vector<std::unique_ptr<BatchAugment>> finishers;
+    const auto view = [&](const AugmentConfig& c) {
+      if (deferred) finishers.push_back(std::make_unique<BatchAugment>(c));
+      return std::make_unique<ViewTransform>(c, deferred);
+    };
     if (mode == "decode") {
       slots = {{"image", "", 0, ""}};
       owned.push_back(std::make_unique<DecodeOnly>());
     } else if (mode == "simclr") {
       for (const char* name : {"view1", "view2"}) {
         slots.push_back({name, "", 224, "simclr"});
-        owned.push_back(std::make_unique<ViewTransform>(augment_preset("simclr")));
+        owned.push_back(view(augment_preset("simclr")));
       }
     } else if (mode == "dino") {
       // torchvision's GaussianBlur needs a fixed kernel: both sides use 10% of the side (23 at
       // 224 px, 9 at 96 px) so they do the same work.
-      auto dino = [](const char* name) {
+      auto dino = [&](const char* name) {
         AugmentConfig c = augment_preset(name);
         c.blur_kernel = augment::BlurKernelRule::SimClr;
-        return std::make_unique<ViewTransform>(c);
+        return view(c);
       };
       slots.push_back({"global0", "global", 224, "dino_global1"});
       owned.push_back(dino("dino_global1"));
@@ -106,6 +129,9 @@ int main(int argc, char** argv) {
     LoaderBatch b;
     loader.start_epoch(epoch);
     loader.next(b);
+    const bool finishing = deferred && finish != "none";
+    const torch::Device device(finish == "cuda" ? torch::kCUDA : torch::kCPU);
+    torch::Tensor last;
     const auto start = std::chrono::steady_clock::now();
     while (seen < images) {
       if (!loader.next(b)) {
@@ -113,7 +139,11 @@ int main(int argc, char** argv) {
         continue;
       }
       seen += b.labels.size(0);
+      if (finishing)
+        for (size_t v = 0; v < b.views.size(); ++v)
+          last = (*finishers[v])(b.views[v].to(device), b.view_params[v]);
     }
+    if (last.defined()) last.sum().item<float>();  // waits for the device's queued work
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fmt::print("{} {:.1f}\n", mode, static_cast<double>(seen) / seconds);

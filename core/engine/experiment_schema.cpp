@@ -58,6 +58,12 @@ ExperimentSchema experiment_schema() {
   data.add_int("workers", -1, "Loader threads (-1: one per core; 0: on the training thread)")
       .range(-1, 1024);
   data.add_int("prefetch", 2, "Batches prepared ahead of the training step").range(1, 64);
+  data.add_string("augment_on", "workers",
+                  "Where training views are augmented: \"workers\" (the loader threads do every "
+                  "step), or \"device\" (the threads decode and crop; flip, colour jitter, "
+                  "grayscale, blur, solarize and normalisation run batched on the training "
+                  "device, the same views: for GPU runs whose CPU is the bottleneck)")
+      .one_of({"workers", "device"});
   schema.core.push_back({"data", data, false, "Real training and test data"});
 
   OptionsSchema synthetic;

@@ -106,6 +106,9 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
 
     Trainer trainer(*method, *pipeline.train, pipeline.test.get(),
                     static_cast<int64_t>(pipeline.classes.size()), settings, context, run_log);
+    std::vector<const BatchAugment*> finishers;
+    for (const auto& f : pipeline.train_finishers) finishers.push_back(f.get());
+    trainer.set_view_finishers(std::move(finishers));
     TrainOutcome outcome = trainer.run(*run_dir / "checkpoints");
 
     if (!outcome.validation.empty()) {

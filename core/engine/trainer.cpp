@@ -1,6 +1,7 @@
 #include "trainer.h"
 
 #include "atomic_file.h"
+#include "batch_augment.h"
 #include "lars.h"
 #include "mixed_precision.h"
 #include "run_context.h"
@@ -93,7 +94,8 @@ struct Trainer::State {
   std::vector<std::pair<std::string, torch::nn::Linear>> probe_list{};
   std::unique_ptr<torch::optim::AdamW> probe_optimizer{};
   std::set<std::string> probe_warned{};
-  LossScaler scaler{};  // fp16 only
+  std::vector<const BatchAugment*> finishers{};  // per slot; null for finished views
+  LossScaler scaler{};                           // fp16 only
 };
 
 namespace {
@@ -325,6 +327,10 @@ Trainer::Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes
 
 Trainer::~Trainer() = default;
 
+void Trainer::set_view_finishers(std::vector<const BatchAugment*> finishers) {
+  state_->finishers = std::move(finishers);
+}
+
 TrainOutcome Trainer::run(const fs::path& checkpoints) {
   auto& s = *state_;
   const auto& cfg = s.settings;
@@ -333,7 +339,16 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   // Batches land on the device asynchronously when the loader pins them.
   auto to_device = [&](LoaderBatch& in, Batch& batch) {
     batch.views.clear();
-    for (auto& v : in.views) batch.views.push_back(v.to(device, /*non_blocking=*/true));
+    for (size_t v = 0; v < in.views.size(); ++v) {
+      torch::Tensor view = in.views[v].to(device, /*non_blocking=*/true);
+      if (v < in.view_params.size() && in.view_params[v].defined()) {
+        // A deferred slot: finish its crops here, batched, on the device.
+        MDLAB_CHECK(v < s.finishers.size() && s.finishers[v] != nullptr,
+                    "trainer: view {} of the batch is a deferred crop but no finisher was set", v);
+        view = (*s.finishers[v])(view, in.view_params[v]);
+      }
+      batch.views.push_back(view);
+    }
     batch.labels = in.labels.to(device, /*non_blocking=*/true);
   };
 

@@ -28,6 +28,7 @@
 
 namespace mdlab {
 
+class BatchAugment;
 class RunContext;
 class RunLog;
 
@@ -80,6 +81,9 @@ class Trainer {
   Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes, TrainSettings settings,
           RunContext& context, RunLog& run_log);
   ~Trainer();
+  /// The batched second halves of deferred training slots (TrainingPipeline::train_finishers),
+  /// in slot order; borrowed, they must outlive the trainer.
+  void set_view_finishers(std::vector<const BatchAugment*> finishers);
   /// Trains from the newest checkpoint under `checkpoints` if there is one, else from scratch.
   TrainOutcome run(const std::filesystem::path& checkpoints);
 

@@ -161,9 +161,11 @@ TrainingPipeline build_training_pipeline(const ValidatedConfig& config,
   const int channels = data_channels(config);
   const int natural = dataset_image_size(*p.train_source, data.get_string("format"));
   std::vector<const SlotTransform*> train_t, eval_t;
+  const bool on_device = data.get_string("augment_on") == "device";
   for (const auto& slot : slots) {
-    p.train_transforms.push_back(
-        std::make_unique<ViewTransform>(slot_augment_config(config, slot, channels, natural)));
+    const AugmentConfig augment = slot_augment_config(config, slot, channels, natural);
+    p.train_transforms.push_back(std::make_unique<ViewTransform>(augment, on_device));
+    if (on_device) p.train_finishers.push_back(std::make_unique<BatchAugment>(augment));
     train_t.push_back(p.train_transforms.back().get());
     p.summary.push_back(
         fmt::format("augment {}: {}", slot.name, describe(p.train_transforms.back()->config())));
@@ -173,6 +175,10 @@ TrainingPipeline build_training_pipeline(const ValidatedConfig& config,
     eval_t.push_back(p.eval_transforms.back().get());
   }
   p.summary.push_back(fmt::format("eval transform: {}", describe(p.eval_transforms[0]->config())));
+  if (on_device)
+    p.summary.push_back(
+        "augment_on = device: the loader threads decode and crop, the training device does "
+        "the rest of each training view");
 
   TrainingData train;
   train.real = p.train_source;

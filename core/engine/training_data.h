@@ -13,6 +13,7 @@
 // (the image as it is when the size is the dataset's) for fixed-size formats.
 #pragma once
 
+#include "batch_augment.h"
 #include "loader.h"
 #include "validate.h"
 #include "view_transform.h"
@@ -41,7 +42,10 @@ struct TrainingPipeline {
   std::vector<std::string> classes;                              ///< class names, index = label
   std::vector<std::unique_ptr<ViewTransform>> train_transforms;  ///< one per slot
   std::vector<std::unique_ptr<ViewTransform>> eval_transforms;   ///< one per slot
-  std::unique_ptr<Loader> train;                                 ///< training batches
+  /// Per slot with `augment_on = "device"`: the batched second half of train_transforms
+  /// (empty otherwise); the trainer applies it after moving a batch to the device.
+  std::vector<std::unique_ptr<BatchAugment>> train_finishers;
+  std::unique_ptr<Loader> train;     ///< training batches
   std::unique_ptr<Loader> test;      ///< validation batches (no shuffle, all samples), or null
   std::vector<std::string> summary;  ///< lines for the log and the run log
 };

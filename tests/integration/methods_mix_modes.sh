@@ -87,6 +87,21 @@ PY
 done
 echo "methods x mix modes ok"
 
+# augment_on = "device": the loader threads only crop, the trainer finishes the views
+# batched (BatchAugment). The views are the same, so the losses are the workers' run's.
+for method in simclr dino; do
+  expect_status 0 "$MDLAB" run "$WORK/$method.toml" --out "$WORK/device-$method" \
+    --set 'data.mix="mixdiff"' --set 'data.augment_on="device"' \
+    $([ "$method" = dino ] && echo "--set data.crop_split=[1,1,1,1]")
+  expect_text "$WORK/err" "augment_on = device"
+  "$PY" - "$WORK/device-$method/run.h5" "$WORK/run-$method-mixdiff/run.h5" <<'PY'
+import sys, h5py
+device, workers = (h5py.File(p, "r")["metrics/train/loss"][:]["value"] for p in sys.argv[1:])
+assert len(device) == 6 and list(device) == list(workers), (list(device), list(workers))
+PY
+done
+echo "augment_on = device ok"
+
 # Probes on the projector layers, beside the encoder's.
 expect_status 0 "$MDLAB" run "$WORK/simclr.toml" --out "$WORK/probes" --set train.probe_projector=true
 "$PY" - "$WORK/probes/run.h5" <<'PY'

@@ -10,15 +10,6 @@
 namespace mdlab::augment {
 namespace {
 
-// torch's "reflect" padding index, generalised to margins wider than the image.
-int mirror(int i, int n) {
-  if (n == 1) return 0;
-  const int period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
-}
-
 // Round half to even for 0 <= v < 2^22 without a libm call: adding 1.5 * 2^23 leaves no
 // fraction bits, so the FPU's default rounding (to nearest, ties to even) does the work.
 // This is torch.round's rounding, and the loop stays vectorisable.
@@ -147,6 +138,14 @@ MDLAB_AVX2_FMA void horizontal_taps_avx2(const float* padded, int step, const fl
 
 }  // namespace
 
+int reflect_index(int i, int n) {
+  if (n == 1) return 0;
+  const int period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
 std::string_view blur_kernel_rule_name(BlurKernelRule rule) {
   switch (rule) {
     case BlurKernelRule::SimClr: return "simclr";
@@ -225,7 +224,7 @@ void gaussian_blur(const ImageU8& src, int kernel_size, double sigma, ImageU8& d
 #endif
 
   for (int y = 0; y < H; ++y) {
-    for (int t = 0; t < kernel_size; ++t) s.rows[t] = src.row(mirror(y + t - r, H));
+    for (int t = 0; t < kernel_size; ++t) s.rows[t] = src.row(reflect_index(y + t - r, H));
       // Vertical pass into the middle of the padded row.
 #if MDLAB_AVX2_DISPATCH
     if (avx2) {
@@ -238,7 +237,7 @@ void gaussian_blur(const ImageU8& src, int kernel_size, double sigma, ImageU8& d
 #endif
     // Mirrored margins.
     for (int m = 1; m <= r; ++m) {
-      const int l = mirror(-m, W), rr = mirror(W - 1 + m, W);
+      const int l = reflect_index(-m, W), rr = reflect_index(W - 1 + m, W);
       for (int c = 0; c < C; ++c) {
         mid[-m * C + c] = mid[l * C + c];
         mid[(W - 1 + m) * C + c] = mid[rr * C + c];

@@ -39,6 +39,11 @@ std::string_view blur_kernel_rule_name(BlurKernelRule rule);
 /// The kernel size a rule picks for an image whose shorter side is `side` (fixed: `fixed`).
 int blur_kernel_size(BlurKernelRule rule, int side, double sigma, int fixed);
 
+/// torch's "reflect" padding: the index of the pixel that position `i` (possibly outside
+/// [0, n)) mirrors, without repeating the edge (-1 -> 1), for margins of any width (period
+/// 2 * (n - 1)).
+int reflect_index(int i, int n);
+
 /// torchvision's 1-D Gaussian kernel of `size` taps (odd) in float32, written to `out`.
 void gaussian_kernel(int size, double sigma, float* out);
 

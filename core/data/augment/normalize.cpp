@@ -4,6 +4,7 @@
 
 #include <mdlab/error.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -31,6 +32,38 @@ void write_plane(const ImageU8& src, int c, const float* tab, float* out) {
 }
 
 #if MDLAB_AVX2_DISPATCH
+// The bytes of channel c of the eight RGB pixels at `p` into the low 8 bytes of bytes[c];
+// reads exactly the 24 bytes (16 + 8), never past them.
+__attribute__((target("avx2"))) inline void split_rgb8(const uint8_t* p, __m128i* bytes) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 16));
+  bytes[0] = _mm_or_si128(_mm_shuffle_epi8(lo, _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1,
+                                                             -1, -1, -1, -1, -1)),
+                          _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, -1, -1,
+                                                             -1, -1, -1, -1, -1, -1)));
+  bytes[1] = _mm_or_si128(_mm_shuffle_epi8(lo, _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1,
+                                                             -1, -1, -1, -1, -1, -1)),
+                          _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, -1, -1,
+                                                             -1, -1, -1, -1, -1, -1)));
+  bytes[2] = _mm_or_si128(_mm_shuffle_epi8(lo, _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1,
+                                                             -1, -1, -1, -1, -1, -1)),
+                          _mm_shuffle_epi8(hi, _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, -1, -1,
+                                                             -1, -1, -1, -1, -1, -1)));
+}
+
+// split_planes for RGB, eight pixels at a time; returns the pixels done.
+__attribute__((target("avx2"))) size_t split_planes_avx2(const uint8_t* px, size_t pixels,
+                                                         uint8_t* out) {
+  size_t i = 0;
+  __m128i bytes[3];
+  for (; i + 8 <= pixels; i += 8) {
+    split_rgb8(px + 3 * i, bytes);
+    for (int c = 0; c < 3; ++c)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + c * pixels + i), bytes[c]);
+  }
+  return i;
+}
+
 // (v / 255 - mean) / std for eight bytes, with the table's float operations in its order (no
 // FMA), so every value equals the table's.
 __attribute__((target("avx2"))) inline __m256 normalize8(__m128i bytes, __m256 mean,
@@ -57,15 +90,6 @@ __attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const No
   // has left the caches: non-temporal stores skip reading every line in first. They need
   // 32-byte aligned destinations, i.e. an aligned `out` and rows of whole 8-float groups.
   const bool stream = reinterpret_cast<uintptr_t>(out) % 32 == 0 && W % 8 == 0;
-  // Bytes of channel c of eight RGB pixels held in 24 bytes (lo: 0..15, hi: 16..23).
-  const __m128i from_lo[3] = {
-      _mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
-      _mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
-      _mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1)};
-  const __m128i from_hi[3] = {
-      _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, -1, -1, -1, -1, -1, -1, -1, -1),
-      _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, -1, -1, -1, -1, -1, -1, -1, -1),
-      _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, -1, -1, -1, -1, -1, -1, -1, -1)};
   for (int y = 0; y < src.height; ++y) {
     const uint8_t* row = src.row(y);
     const size_t o = static_cast<size_t>(y) * W;
@@ -76,11 +100,7 @@ __attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const No
       const uint8_t* p = row + static_cast<size_t>(first) * C;
       __m128i bytes[3];
       if (C == 3) {
-        const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        const __m128i hi = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 16));
-        for (int c = 0; c < 3; ++c)
-          bytes[c] =
-              _mm_or_si128(_mm_shuffle_epi8(lo, from_lo[c]), _mm_shuffle_epi8(hi, from_hi[c]));
+        split_rgb8(p, bytes);
       } else {
         bytes[0] = bytes[1] = bytes[2] = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
       }
@@ -108,6 +128,23 @@ __attribute__((target("avx2"))) void write_chw_avx2(const ImageU8& src, const No
 #endif
 
 }  // namespace
+
+void split_planes(const ImageU8& src, int channels, uint8_t* out) {
+  MDLAB_CHECK(channels == src.channels || (src.channels == 1 && channels == 3),
+              "augment: cannot split a {}-channel image into {} planes", src.channels, channels);
+  const size_t plane = static_cast<size_t>(src.height) * src.width;
+  const uint8_t* px = src.data.data();
+  if (src.channels == 1) {
+    for (int c = 0; c < channels; ++c) std::copy(px, px + plane, out + c * plane);
+    return;
+  }
+  size_t i = 0;
+#if MDLAB_AVX2_DISPATCH
+  if (have_avx2()) i = split_planes_avx2(px, plane, out);
+#endif
+  for (; i < plane; ++i)
+    for (int c = 0; c < 3; ++c) out[c * plane + i] = px[3 * i + c];
+}
 
 NormalizeTable make_normalize_table(std::span<const double> mean, std::span<const double> stddev,
                                     int channels) {

@@ -37,6 +37,11 @@ NormalizeTable make_normalize_table(std::span<const double> mean, std::span<cons
 void write_chw(const ImageU8& src, const NormalizeTable& table, float* out, bool mirror = false,
                const uint8_t* pre_lut = nullptr);
 
+/// The bytes of `src` as `channels` planes (uint8 CHW) at `out`: the layout of a deferred
+/// view's crop. A 1-channel image fills 3 planes when `channels` is 3. Throws mdlab::Error
+/// for any other channel change.
+void split_planes(const ImageU8& src, int channels, uint8_t* out);
+
 /// torchvision `Normalize(mean, std)(to_tensor(img))` into `out` (src.channels planes, or 3
 /// when `out_channels` is 3 and the image is gray; 0 keeps the image's channels).
 void normalize_to_chw(const ImageU8& src, std::span<const double> mean,

@@ -65,6 +65,10 @@ struct Scratch {
 
 SlotTransform::~SlotTransform() = default;
 
+void SlotTransform::run_deferred(const ImageU8&, SampleRng&, uint8_t*, double*) const {
+  MDLAB_THROW("loader: this slot transform has no deferred mode (deferred_params() is 0)");
+}
+
 OnError parse_on_error(std::string_view name) {
   if (name == "error") return OnError::kError;
   if (name == "skip") return OnError::kSkip;
@@ -77,7 +81,10 @@ struct Loader::Impl {
     std::vector<torch::Tensor> views;
     torch::Tensor labels;
     torch::Tensor indices;
-    std::vector<float*> view_data;  // raw row-0 pointers for the workers
+    std::vector<torch::Tensor> params;  // deferred slots' draws; undefined for the others
+    std::vector<float*> view_data;      // raw row-0 pointers for the workers (float slots)
+    std::vector<uint8_t*> byte_data;    // the same for deferred slots
+    std::vector<double*> param_data;    // row-0 pointers into params
     int64_t* label_data = nullptr;
     int64_t* index_data = nullptr;
     int64_t step = -1;
@@ -113,6 +120,7 @@ struct Loader::Impl {
   int64_t dropped_missing = 0;
   std::vector<int> slot_channels;  // C_v
   std::vector<int> slot_size;      // S_v
+  std::vector<int> slot_params;    // P_v: deferred_params(), 0 for float slots
   std::vector<DecodeHint> slot_hint;
   uint64_t order_seed = 0;
   int64_t steps = 0;
@@ -207,6 +215,9 @@ Loader::Impl::Impl(TrainingData data_in, std::vector<const SlotTransform*> trans
     MDLAB_CHECK(t.out_size() >= 1, "loader: slot '{}' has output size {}",
                 data.plan.slots()[v].name, t.out_size());
     slot_size.push_back(t.out_size());
+    slot_params.push_back(t.deferred_params());
+    MDLAB_CHECK(slot_params.back() >= 0, "loader: slot '{}' defers {} values per sample",
+                data.plan.slots()[v].name, slot_params.back());
     slot_hint.push_back(t.decode_hint(0, 0));
     slot_channels.push_back(t.out_channels(1) == t.out_channels(3) ? t.out_channels(3) : 0);
   }
@@ -288,6 +299,8 @@ void Loader::Impl::prepare(Slot& slot, int64_t step) {
   const int64_t b = options.batch_size;
   bool fresh = options.pin_memory || !unshared(slot.labels) || !unshared(slot.indices);
   for (const auto& view : slot.views) fresh = fresh || !unshared(view);
+  for (int64_t v = 0; v < num_slots && !fresh; ++v)
+    fresh = slot_params[v] > 0 && !unshared(slot.params[v]);
   if (fresh) {
     // Pinned batches always come fresh from LibTorch's caching host allocator, which keeps a
     // block away from reuse until the asynchronous copies reading it have finished.
@@ -295,11 +308,24 @@ void Loader::Impl::prepare(Slot& slot, int64_t step) {
         torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options.pin_memory);
     const auto longs =
         torch::TensorOptions().dtype(torch::kInt64).pinned_memory(options.pin_memory);
+    const auto bytes =
+        torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(options.pin_memory);
+    const auto doubles =
+        torch::TensorOptions().dtype(torch::kFloat64).pinned_memory(options.pin_memory);
     slot.views.clear();
+    slot.params.clear();
     slot.view_data.clear();
+    slot.byte_data.clear();
+    slot.param_data.clear();
     for (int64_t v = 0; v < num_slots; ++v) {
-      slot.views.push_back(torch::empty({b, slot_channels[v], slot_size[v], slot_size[v]}, floats));
-      slot.view_data.push_back(slot.views.back().data_ptr<float>());
+      const bool deferred = slot_params[v] > 0;
+      slot.views.push_back(torch::empty({b, slot_channels[v], slot_size[v], slot_size[v]},
+                                        deferred ? bytes : floats));
+      slot.params.push_back(deferred ? torch::empty({b, slot_params[v]}, doubles)
+                                     : torch::Tensor());
+      slot.view_data.push_back(deferred ? nullptr : slot.views.back().data_ptr<float>());
+      slot.byte_data.push_back(deferred ? slot.views.back().data_ptr<uint8_t>() : nullptr);
+      slot.param_data.push_back(deferred ? slot.params.back().data_ptr<double>() : nullptr);
     }
     slot.labels = torch::empty({b}, longs);
     slot.indices = torch::empty({b}, longs);
@@ -458,9 +484,13 @@ void Loader::Impl::produce_row(const Slot& slot, int64_t row, Scratch& scratch,
                   "make the slot's pipeline convert to RGB or gray",
                   data.plan.slots()[v].name, key, channels, slot_channels[v]);
       SampleRng rng(options.seed, epoch, key, v + slot_offset);
-      const int64_t row_floats =
+      const int64_t row_values =
           static_cast<int64_t>(slot_channels[v]) * slot_size[v] * slot_size[v];
-      transforms[v]->run(image, rng, slot.view_data[v] + row * row_floats);
+      if (slot_params[v] > 0)
+        transforms[v]->run_deferred(image, rng, slot.byte_data[v] + row * row_values,
+                                    slot.param_data[v] + row * slot_params[v]);
+      else
+        transforms[v]->run(image, rng, slot.view_data[v] + row * row_values);
     }
     slot.label_data[row] = data.real->label(sample);
     slot.index_data[row] = sample;
@@ -519,6 +549,7 @@ bool Loader::next(LoaderBatch& out) {
   const auto start = Clock::now();
   // Let go of the previous batch first, so its buffer can be refilled in place.
   out.views.clear();
+  out.view_params.clear();
   out.labels = torch::Tensor();
   out.indices = torch::Tensor();
 
@@ -559,8 +590,11 @@ bool Loader::next(LoaderBatch& out) {
     std::rethrow_exception(m.failed);
   }
   const int64_t rows = slot.span.count;
-  for (const auto& view : slot.views)
-    out.views.push_back(rows == m.options.batch_size ? view : view.narrow(0, 0, rows));
+  const auto head = [&](const torch::Tensor& t) {
+    return !t.defined() || rows == m.options.batch_size ? t : t.narrow(0, 0, rows);
+  };
+  for (const auto& view : slot.views) out.views.push_back(head(view));
+  for (const auto& params : slot.params) out.view_params.push_back(head(params));
   out.labels = rows == m.options.batch_size ? slot.labels : slot.labels.narrow(0, 0, rows);
   out.indices = rows == m.options.batch_size ? slot.indices : slot.indices.narrow(0, 0, rows);
   out.epoch = m.epoch;

@@ -3,7 +3,9 @@
 //
 // Layout: LoaderBatch::views[v] is float32 [B, C_v, S_v, S_v] (CHW per sample, C_v and S_v
 // from slot v's transform), labels and indices int64 [B]. B is batch_size except for the last
-// batch of an epoch without drop_last.
+// batch of an epoch without drop_last. A deferred slot (SlotTransform::deferred_params() > 0)
+// holds uint8 [B, C_v, S_v, S_v] crops instead, with their draws in view_params[v], float64
+// [B, P_v], for BatchAugment to finish on the training device.
 //
 // The order of an epoch. The loader's items are the training samples (the subset indices,
 // minus samples dropped for a missing partner under MissingPartnerPolicy::kSkip), or, in mixing
@@ -70,6 +72,14 @@ class SlotTransform {
   /// Writes the augmented view of `src`, float32 CHW [C, S, S], to `out_chw`, drawing every
   /// random decision from `rng`. Must be thread-safe (called concurrently on one object).
   virtual void run(const ImageU8& src, SampleRng& rng, float* out_chw) const = 0;
+  /// Values per sample of a deferred slot, whose views the workers leave half done (the rest
+  /// runs batched on the training device); 0, the default, for a slot that writes finished
+  /// views with run().
+  virtual int deferred_params() const { return 0; }
+  /// Deferred slots only: writes the view's first steps, uint8 CHW [C, S, S], to `out_chw`
+  /// and deferred_params() values for the remaining steps to `params`. The default throws.
+  virtual void run_deferred(const ImageU8& src, SampleRng& rng, uint8_t* out_chw,
+                            double* params) const;
 };
 
 /// What to do with a sample whose image fails to decode (`data.on_error`).
@@ -105,11 +115,15 @@ struct LoaderOptions {
 
 /// A batch, in slot order (layouts at the top of this header).
 struct LoaderBatch {
-  std::vector<torch::Tensor> views;  ///< float32 [B, C, S, S] per slot
-  torch::Tensor labels;              ///< int64 [B], -1 where unknown
-  torch::Tensor indices;             ///< int64 [B], real-sample indices (DataSource order)
-  int64_t epoch = 0;                 ///< epoch of the batch
-  int64_t step = 0;                  ///< step within the epoch (per rank)
+  /// Per slot: float32 [B, C, S, S], or for a deferred slot uint8 [B, C, S, S].
+  std::vector<torch::Tensor> views;
+  /// Per slot: float64 [B, P] for a deferred slot (P = its deferred_params()), undefined for
+  /// the others.
+  std::vector<torch::Tensor> view_params;
+  torch::Tensor labels;   ///< int64 [B], -1 where unknown
+  torch::Tensor indices;  ///< int64 [B], real-sample indices (DataSource order)
+  int64_t epoch = 0;      ///< epoch of the batch
+  int64_t step = 0;       ///< step within the epoch (per rank)
 };
 
 /// Counters since the loader was built; the sample counts cover the batches handed out.

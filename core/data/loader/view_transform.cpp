@@ -3,6 +3,7 @@
 #include "blur.h"
 #include "color.h"
 #include "geometry.h"
+#include "normalize.h"
 #include "random_params.h"
 #include "resample.h"
 
@@ -29,7 +30,8 @@ Scratch& scratch() {
 
 }  // namespace
 
-ViewTransform::ViewTransform(AugmentConfig config) : config_(std::move(config)) {
+ViewTransform::ViewTransform(AugmentConfig config, bool deferred)
+    : config_(std::move(config)), deferred_(deferred) {
   validate(config_);
   table1_ = augment::make_normalize_table(config_.mean, config_.stddev, 1);
   table3_ = augment::make_normalize_table(config_.mean, config_.stddev, 3);
@@ -48,46 +50,86 @@ int ViewTransform::out_channels(int src_channels) const {
   return config_.channels == 0 ? src_channels : config_.channels;
 }
 
-void ViewTransform::run(const ImageU8& src, SampleRng& rng, float* out_chw) const {
+int ViewTransform::deferred_params() const {
+  return deferred_ ? view_param::count : 0;
+}
+
+ImageU8& ViewTransform::crop(const ImageU8& src, SampleRng& rng) const {
   const AugmentConfig& c = config_;
   MDLAB_CHECK(!src.empty() && (src.channels == 1 || src.channels == 3),
               "augment: cannot transform a {}x{} image with {} channel(s)", src.height, src.width,
               src.channels);
   Scratch& s = scratch();
-  ImageU8* img = &s.a;
-  ImageU8* other = &s.b;
-
   if (c.crop == CropMode::Random) {
     const augment::CropBox box = augment::sample_resized_crop(
         src.height, src.width, c.scale_min, c.scale_max, c.ratio_min, c.ratio_max, rng);
-    augment::resized_crop(src, box.top, box.left, box.height, box.width, c.size, c.size, *img,
+    augment::resized_crop(src, box.top, box.left, box.height, box.width, c.size, c.size, s.a,
                           s.resample);
   } else {
-    augment::resize_shorter_center_crop(src, center_resize_size(c), c.size, *img, s.resample);
+    augment::resize_shorter_center_crop(src, center_resize_size(c), c.size, s.a, s.resample);
   }
-  const int channels = out_channels(src.channels);
-  if (channels == 1 && img->channels == 3) augment::to_grayscale(*img, 1);
+  if (out_channels(src.channels) == 1 && s.a.channels == 3) augment::to_grayscale(s.a, 1);
+  return s.a;
+}
 
-  const bool flip = rng.bernoulli(c.flip_p);
-  const bool jitter = rng.bernoulli(c.jitter_p);
-  const augment::JitterStrength strength{c.brightness, c.contrast, c.saturation, c.hue};
-  const augment::JitterParams jitter_params = augment::sample_color_jitter(strength, rng);
-  if (jitter) augment::apply_color_jitter(*img, strength, jitter_params);
+ViewTransform::Draws ViewTransform::draw(SampleRng& rng) const {
+  const AugmentConfig& c = config_;
+  Draws d;
+  d.flip = rng.bernoulli(c.flip_p);
+  d.jitter = rng.bernoulli(c.jitter_p);
+  d.jitter_params = augment::sample_color_jitter(
+      augment::JitterStrength{c.brightness, c.contrast, c.saturation, c.hue}, rng);
+  d.grayscale = rng.bernoulli(c.grayscale_p);
+  d.blur = rng.bernoulli(c.blur_p);
+  d.sigma = rng.uniform(c.sigma_min, c.sigma_max);
+  d.solarize = rng.bernoulli(c.solarize_p);
+  return d;
+}
 
+void ViewTransform::run(const ImageU8& src, SampleRng& rng, float* out_chw) const {
+  const AugmentConfig& c = config_;
+  ImageU8* img = &crop(src, rng);
+  ImageU8* other = &scratch().b;
+  const Draws d = draw(rng);
+  if (d.jitter)
+    augment::apply_color_jitter(
+        *img, augment::JitterStrength{c.brightness, c.contrast, c.saturation, c.hue},
+        d.jitter_params);
   // Grayscale keeps the output's channel count: the single plane is replicated on writing.
-  if (rng.bernoulli(c.grayscale_p) && img->channels == 3) augment::to_grayscale(*img, 1);
-
-  const bool blur = rng.bernoulli(c.blur_p);
-  const double sigma = rng.uniform(c.sigma_min, c.sigma_max);
-  if (blur) {
+  if (d.grayscale && img->channels == 3) augment::to_grayscale(*img, 1);
+  if (d.blur) {
     const int side = std::min(img->height, img->width);
-    const int k = augment::blur_kernel_size(c.blur_kernel, side, sigma, c.blur_kernel_size);
-    augment::gaussian_blur(*img, k, sigma, *other, s.blur);
+    const int k = augment::blur_kernel_size(c.blur_kernel, side, d.sigma, c.blur_kernel_size);
+    augment::gaussian_blur(*img, k, d.sigma, *other, scratch().blur);
     std::swap(img, other);
   }
-  const bool solarize = rng.bernoulli(c.solarize_p);
-  augment::write_chw(*img, channels == 1 ? table1_ : table3_, out_chw, flip,
-                     solarize ? solarize_lut_ : nullptr);
+  const int channels = out_channels(src.channels);
+  augment::write_chw(*img, channels == 1 ? table1_ : table3_, out_chw, d.flip,
+                     d.solarize ? solarize_lut_ : nullptr);
+}
+
+void ViewTransform::run_deferred(const ImageU8& src, SampleRng& rng, uint8_t* out_chw,
+                                 double* params) const {
+  const AugmentConfig& c = config_;
+  const ImageU8& img = crop(src, rng);
+  const Draws d = draw(rng);
+  // A gray crop is replicated into a 3-channel output here: every later op leaves three
+  // equal channels equal, which matches run()'s replication when writing.
+  augment::split_planes(img, out_channels(src.channels), out_chw);
+  namespace vp = view_param;
+  params[vp::flip] = d.flip;
+  params[vp::jitter] = d.jitter;
+  for (int i = 0; i < 4; ++i) params[vp::order + i] = d.jitter_params.order[static_cast<size_t>(i)];
+  params[vp::brightness] = d.jitter_params.brightness;
+  params[vp::contrast] = d.jitter_params.contrast;
+  params[vp::saturation] = d.jitter_params.saturation;
+  params[vp::hue_shift] = augment::hue_shift(d.jitter_params.hue);
+  params[vp::grayscale] = d.grayscale;
+  params[vp::blur] = d.blur;
+  params[vp::sigma] = d.sigma;
+  params[vp::kernel] = augment::blur_kernel_size(c.blur_kernel, std::min(img.height, img.width),
+                                                 d.sigma, c.blur_kernel_size);
+  params[vp::solarize] = d.solarize;
 }
 
 }  // namespace mdlab
