@@ -136,6 +136,12 @@ __attribute__((target("avx2"))) void horizontal_row_rgb_avx2(const uint8_t* in,
 // from the group's first pixel: the caller keeps 13 readable bytes after the crop row.
 constexpr int kMaddReadSlack = 13;
 
+// The 4 pixels of a group at `p` as words, in the layout above.
+__attribute__((target("avx2"))) inline __m256i group_words(const uint8_t* p, __m256i words) {
+  return _mm256_shuffle_epi8(
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), words);
+}
+
 // The channel sums of output sample xo, taps 0-1 of each group in the low half and 2-3 in
 // the high one, each lane the exact 2^11 * hi + lo total.
 __attribute__((target("avx2"))) inline __m256i madd_sums(const uint8_t* in, const ResampleAxis& ax,
@@ -146,8 +152,7 @@ __attribute__((target("avx2"))) inline __m256i madd_sums(const uint8_t* in, cons
   const int used = (ax.count[xo] + 3) / 4;
   __m256i sum_hi = _mm256_setzero_si256(), sum_lo = _mm256_setzero_si256();
   for (int g = 0; g < used; ++g, p += 12) {
-    const __m256i px = _mm256_shuffle_epi8(
-        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), words);
+    const __m256i px = group_words(p, words);
     sum_hi = _mm256_add_epi32(sum_hi, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g)));
     sum_lo = _mm256_add_epi32(sum_lo, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g + 1)));
   }
@@ -171,6 +176,50 @@ __attribute__((target("avx2"))) void horizontal_row_rgb_madd(const uint8_t* in,
     const int32_t bytes = _mm_cvtsi128_si32(rgb);
     // 4 bytes (the 4th is overwritten by the next pixel), 3 for the row's last pixel.
     std::memcpy(out + static_cast<size_t>(o) * 3, &bytes, o + 1 < out_count ? 4 : 3);
+  }
+}
+
+// horizontal_row_rgb_madd for two rows at once with AVX-512 VNNI, whose vpdpwssd multiplies,
+// adds pairs and accumulates in one instruction. Both rows use the output pixel's weights, so
+// weight loads and the final packing are shared; the sums are the same integers.
+__attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) void horizontal_rows2_rgb_vnni(
+    const uint8_t* in0, const uint8_t* in1, const ResampleAxis& ax, int out_begin, int out_count,
+    uint8_t* out0, uint8_t* out1) {
+  const __m256i words =
+      _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
+                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+  const __m256i half = _mm256_set1_epi32(kHalf);
+  for (int o = 0; o < out_count; ++o) {
+    const int xo = out_begin + o;
+    const size_t first = static_cast<size_t>(ax.first[xo]) * 3;
+    const uint8_t* p0 = in0 + first;
+    const uint8_t* p1 = in1 + first;
+    const __m256i* k = reinterpret_cast<const __m256i*>(ax.madd.data()) +
+                       static_cast<size_t>(xo) * ax.madd_groups * 2;
+    const int used = (ax.count[xo] + 3) / 4;
+    __m256i hi0 = _mm256_setzero_si256(), lo0 = hi0, hi1 = hi0, lo1 = hi0;
+    for (int g = 0; g < used; ++g, p0 += 12, p1 += 12) {
+      const __m256i w_hi = _mm256_loadu_si256(k + 2 * g);
+      const __m256i w_lo = _mm256_loadu_si256(k + 2 * g + 1);
+      const __m256i a = group_words(p0, words), b = group_words(p1, words);
+      hi0 = _mm256_dpwssd_epi32(hi0, a, w_hi);
+      lo0 = _mm256_dpwssd_epi32(lo0, a, w_lo);
+      hi1 = _mm256_dpwssd_epi32(hi1, b, w_hi);
+      lo1 = _mm256_dpwssd_epi32(lo1, b, w_lo);
+    }
+    // Per row: taps 0-1 in the low half, 2-3 in the high one; regrouped by row and added.
+    const __m256i s0 = _mm256_add_epi32(_mm256_slli_epi32(hi0, 11), lo0);
+    const __m256i s1 = _mm256_add_epi32(_mm256_slli_epi32(hi1, 11), lo1);
+    __m256i rgb = _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
+                                   _mm256_permute2x128_si256(s0, s1, 0x31));
+    rgb = _mm256_srai_epi32(_mm256_add_epi32(rgb, half), kPrecisionBits);
+    rgb = _mm256_packus_epi16(_mm256_packs_epi32(rgb, rgb), rgb);
+    const int32_t bytes0 = _mm_cvtsi128_si32(_mm256_castsi256_si128(rgb));
+    const int32_t bytes1 = _mm_cvtsi128_si32(_mm256_extracti128_si256(rgb, 1));
+    // 4 bytes (the 4th is overwritten by the next pixel), 3 for the row's last pixel.
+    const size_t n = o + 1 < out_count ? 4 : 3;
+    std::memcpy(out0 + static_cast<size_t>(o) * 3, &bytes0, n);
+    std::memcpy(out1 + static_cast<size_t>(o) * 3, &bytes1, n);
   }
 }
 
@@ -204,6 +253,7 @@ void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const 
 #if MDLAB_AVX2_DISPATCH
   const uint8_t* src_end = src.data.data() + src.data.size();
   const bool avx2 = C == 3 && have_avx2();
+  const bool vnni = avx2 && !ax.madd.empty() && have_avx512_vnni();
 #endif
   for (int y = 0; y < rows; ++y) {
     const uint8_t* in = src.row(src_row + y) + static_cast<size_t>(left) * C;
@@ -212,6 +262,12 @@ void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const 
 #if MDLAB_AVX2_DISPATCH
       // The vector rows read past the crop's last pixel: not past the buffer.
       const uint8_t* row_end = in + static_cast<size_t>(ax.in_size) * 3;
+      const size_t stride = static_cast<size_t>(src.width) * 3;
+      if (vnni && y + 1 < rows && row_end + stride + kMaddReadSlack <= src_end) {
+        horizontal_rows2_rgb_vnni(in, in + stride, ax, out_begin, out_count, out, mid.row(y + 1));
+        ++y;
+        continue;
+      }
       if (avx2 && !ax.madd.empty() && row_end + kMaddReadSlack <= src_end) {
         horizontal_row_rgb_madd(in, ax, out_begin, out_count, out);
         continue;

@@ -59,6 +59,14 @@ inline bool have_avx512_vbmi() {
                           __builtin_cpu_supports("avx512vbmi");
   return yes;
 }
+/// Whether the AVX-512 VNNI kernels (vpdpwssd on 256-bit vectors) may run (F, VL, VNNI;
+/// MDLAB_MAX_ISA).
+inline bool have_avx512_vnni() {
+  static const bool yes = max_kernel_isa() >= KernelIsa::kAvx512 && have_avx2() &&
+                          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return yes;
+}
 /// Whether the AVX2 + FMA kernels may run (kernels whose portable form uses std::fma).
 inline bool have_avx2_fma() {
   static const bool yes = have_avx2() && __builtin_cpu_supports("fma");
