@@ -140,14 +140,15 @@ torch::Tensor blur(const torch::Tensor& x, const torch::Tensor& kernels) {
   const int64_t n = x.size(0), H = x.size(2), W = x.size(3), K = kernels.size(1), r = K / 2;
   const torch::Tensor k = to_device(kernels, x.device());
   const torch::Tensor rows = x.index_select(2, mirrored_indices(H, r, x.device()));
-  torch::Tensor acc = torch::zeros_like(x);
-  for (int64_t t = 0; t < K; ++t)
-    acc = acc + k.select(1, t).view({n, 1, 1, 1}) * rows.slice(2, t, t + H);
-  const torch::Tensor cols = acc.index_select(3, mirrored_indices(W, r, x.device()));
-  torch::Tensor out = torch::zeros_like(x);
-  for (int64_t t = 0; t < K; ++t)
-    out = out + k.select(1, t).view({n, 1, 1, 1}) * cols.slice(3, t, t + W);
-  return out.round().clamp(0, 255);  // round half to even, as torch
+  const auto taps = [&](const torch::Tensor& padded, int64_t dim, int64_t len) {
+    torch::Tensor acc = torch::zeros_like(x);
+    for (int64_t t = 0; t < K; ++t)
+      acc.add_(k.select(1, t).view({n, 1, 1, 1}) * padded.slice(dim, t, t + len));
+    return acc;
+  };
+  const torch::Tensor vertical = taps(rows, 2, H);
+  const torch::Tensor cols = vertical.index_select(3, mirrored_indices(W, r, x.device()));
+  return taps(cols, 3, W).round().clamp(0, 255);  // round half to even, as torch
 }
 
 }  // namespace
