@@ -5,6 +5,7 @@
 // hot path does not allocate per sample.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

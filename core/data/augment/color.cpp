@@ -241,7 +241,13 @@ int mean_gray_level(const ImageU8& img) {
 }
 
 void apply_lut(ImageU8& img, const uint8_t* lut) {
-  for (uint8_t& v : img.data) v = lut[v];
+  uint8_t* p = img.data.data();
+  const size_t n = img.data.size();
+  size_t done = 0;
+#if MDLAB_AVX2_DISPATCH
+  if (have_avx512_vbmi()) done = apply_lut_vbmi(p, n, lut);
+#endif
+  for (size_t i = done; i < n; ++i) p[i] = lut[p[i]];
 }
 
 void adjust_brightness(ImageU8& img, float factor) {
