@@ -94,6 +94,7 @@ for method in simclr dino; do
     --set 'data.mix="mixdiff"' --set 'data.augment_on="device"' \
     $([ "$method" = dino ] && echo "--set data.crop_split=[1,1,1,1]")
   expect_text "$WORK/err" "augment_on = device"
+  expect_text "$WORK/err" 'augment_on = "device" on a CPU run'
   "$PY" - "$WORK/device-$method/run.h5" "$WORK/run-$method-mixdiff/run.h5" <<'PY'
 import sys, h5py
 device, workers = (h5py.File(p, "r")["metrics/train/loss"][:]["value"] for p in sys.argv[1:])

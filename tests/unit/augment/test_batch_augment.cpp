@@ -1,6 +1,7 @@
 // Deferred views: the workers' crop + draws (ViewTransform::run_deferred) finished by
 // BatchAugment must be the views ViewTransform::run makes, for every preset and channel
 // layout, and a loader with deferred slots must stay deterministic and agree with a plain one.
+// MDLAB_TEST_DEVICE=cuda runs the BatchAugment side on a GPU (a CUDA LibTorch build).
 #include "augment_config.h"
 #include "batch_augment.h"
 #include "color.h"
@@ -18,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -42,6 +44,13 @@ ImageU8 test_image(int h, int w, int c, uint64_t seed) {
         img.row(y)[x * c + k] = static_cast<uint8_t>(std::clamp(v, 0, 255));
       }
   return img;
+}
+
+// The device BatchAugment runs on: MDLAB_TEST_DEVICE (e.g. "cuda" on a CUDA build), else the
+// CPU. Results are compared on the CPU.
+torch::Device test_device() {
+  const char* name = std::getenv("MDLAB_TEST_DEVICE");
+  return torch::Device(name != nullptr && *name != '\0' ? name : "cpu");
 }
 
 struct Compared {
@@ -79,7 +88,7 @@ void check_preset(const AugmentConfig& c, const ImageU8& img, int n, bool blur_a
                           params.data_ptr<double>() + i * view_param::count);
     CHECK(a.next() == b.next());  // both paths drew the same number of values
   }
-  const torch::Tensor got = finish(crops, params);
+  const torch::Tensor got = finish(crops.to(test_device()), params).cpu();
   REQUIRE(got.sizes() == want.sizes());
   REQUIRE(got.scalar_type() == torch::kFloat32);
   const torch::Tensor blurred = params.select(1, view_param::blur) != 0;
@@ -263,7 +272,8 @@ TEST_CASE("a loader with deferred slots is deterministic and matches a plain loa
       CHECK(torch::equal(one[k].views[v], two[k].views[v]));
       CHECK(torch::equal(one[k].view_params[v], two[k].view_params[v]));
       CHECK_FALSE(want[k].view_params[v].defined());
-      const torch::Tensor got = finish(two[k].views[v], two[k].view_params[v]);
+      const torch::Tensor got =
+          finish(two[k].views[v].to(test_device()), two[k].view_params[v]).cpu();
       const Compared r = compare(got, want[k].views[v], c);
       CHECK(r.largest <= 1.001);
       different += r.different;
@@ -302,7 +312,7 @@ TEST_CASE("the batched hue is the CPU hue on a million colours") {
     params[0][view_param::jitter] = 1;
     params[0][view_param::order] = augment::kHue;
     params[0][view_param::hue_shift] = augment::hue_shift(hue);
-    const torch::Tensor got = finish(crops, params);
+    const torch::Tensor got = finish(crops.to(test_device()), params).cpu();
     INFO("hue " << hue);
     CHECK(torch::equal(got[0], torch::from_blob(want.data(), {3, 256, W}, torch::kFloat32)));
   }
