@@ -1,7 +1,6 @@
 #include "batch_augment.h"
 
 #include "blur.h"
-#include "color.h"
 #include "normalize.h"
 #include "random_params.h"
 #include "view_transform.h"
@@ -18,7 +17,6 @@ namespace mdlab {
 namespace {
 
 namespace vp = view_param;
-using torch::indexing::Slice;
 
 // The working batch is float32 holding whole numbers 0..255 between the steps, as the CPU
 // path's uint8 images: every step ends with the CPU path's rounding and clamping.
