@@ -137,7 +137,10 @@ __attribute__((target("avx2"))) void horizontal_row_rgb_avx2(const uint8_t* in,
 constexpr int kMaddReadSlack = 13;
 
 // The 4 pixels of a group at `p` as words, in the layout above.
-__attribute__((target("avx2"))) inline __m256i group_words(const uint8_t* p, __m256i words) {
+__attribute__((target("avx2"))) inline __m256i group_words(const uint8_t* p) {
+  const __m256i words =
+      _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
+                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
   return _mm256_shuffle_epi8(
       _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), words);
 }
@@ -145,14 +148,14 @@ __attribute__((target("avx2"))) inline __m256i group_words(const uint8_t* p, __m
 // The channel sums of output sample xo, taps 0-1 of each group in the low half and 2-3 in
 // the high one, each lane the exact 2^11 * hi + lo total.
 __attribute__((target("avx2"))) inline __m256i madd_sums(const uint8_t* in, const ResampleAxis& ax,
-                                                         int xo, __m256i words) {
+                                                         int xo) {
   const uint8_t* p = in + static_cast<size_t>(ax.first[xo]) * 3;
   const __m256i* k = reinterpret_cast<const __m256i*>(ax.madd.data()) +
                      static_cast<size_t>(xo) * ax.madd_groups * 2;
   const int used = (ax.count[xo] + 3) / 4;
   __m256i sum_hi = _mm256_setzero_si256(), sum_lo = _mm256_setzero_si256();
   for (int g = 0; g < used; ++g, p += 12) {
-    const __m256i px = group_words(p, words);
+    const __m256i px = group_words(p);
     sum_hi = _mm256_add_epi32(sum_hi, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g)));
     sum_lo = _mm256_add_epi32(sum_lo, _mm256_madd_epi16(px, _mm256_loadu_si256(k + 2 * g + 1)));
   }
@@ -162,13 +165,10 @@ __attribute__((target("avx2"))) inline __m256i madd_sums(const uint8_t* in, cons
 __attribute__((target("avx2"))) void horizontal_row_rgb_madd(const uint8_t* in,
                                                              const ResampleAxis& ax, int out_begin,
                                                              int out_count, uint8_t* out) {
-  const __m256i words =
-      _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
-                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
   const __m128i half = _mm_set1_epi32(kHalf);
   // One pixel per step: folding two pixels' halves together measured slower.
   for (int o = 0; o < out_count; ++o) {
-    const __m256i sum = madd_sums(in, ax, out_begin + o, words);
+    const __m256i sum = madd_sums(in, ax, out_begin + o);
     __m128i rgb = _mm_add_epi32(_mm_add_epi32(_mm256_castsi256_si128(sum), half),
                                 _mm256_extracti128_si256(sum, 1));
     rgb = _mm_srai_epi32(rgb, kPrecisionBits);
@@ -185,9 +185,6 @@ __attribute__((target("avx2"))) void horizontal_row_rgb_madd(const uint8_t* in,
 __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) void horizontal_rows2_rgb_vnni(
     const uint8_t* in0, const uint8_t* in1, const ResampleAxis& ax, int out_begin, int out_count,
     uint8_t* out0, uint8_t* out1) {
-  const __m256i words =
-      _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
-                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
   const __m256i half = _mm256_set1_epi32(kHalf);
   for (int o = 0; o < out_count; ++o) {
     const int xo = out_begin + o;
@@ -201,7 +198,7 @@ __attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) void horizontal_rows
     for (int g = 0; g < used; ++g, p0 += 12, p1 += 12) {
       const __m256i w_hi = _mm256_loadu_si256(k + 2 * g);
       const __m256i w_lo = _mm256_loadu_si256(k + 2 * g + 1);
-      const __m256i a = group_words(p0, words), b = group_words(p1, words);
+      const __m256i a = group_words(p0), b = group_words(p1);
       hi0 = _mm256_dpwssd_epi32(hi0, a, w_hi);
       lo0 = _mm256_dpwssd_epi32(lo0, a, w_lo);
       hi1 = _mm256_dpwssd_epi32(hi1, b, w_hi);
@@ -254,6 +251,7 @@ void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const 
   const uint8_t* src_end = src.data.data() + src.data.size();
   const bool avx2 = C == 3 && have_avx2();
   const bool vnni = avx2 && !ax.madd.empty() && have_avx512_vnni();
+  const size_t stride = static_cast<size_t>(src.width) * C;  // bytes per source row
 #endif
   for (int y = 0; y < rows; ++y) {
     const uint8_t* in = src.row(src_row + y) + static_cast<size_t>(left) * C;
@@ -262,7 +260,6 @@ void horizontal_pass(const ImageU8& src, int src_row, int rows, int left, const 
 #if MDLAB_AVX2_DISPATCH
       // The vector rows read past the crop's last pixel: not past the buffer.
       const uint8_t* row_end = in + static_cast<size_t>(ax.in_size) * 3;
-      const size_t stride = static_cast<size_t>(src.width) * 3;
       if (vnni && y + 1 < rows && row_end + stride + kMaddReadSlack <= src_end) {
         horizontal_rows2_rgb_vnni(in, in + stride, ax, out_begin, out_count, out, mid.row(y + 1));
         ++y;

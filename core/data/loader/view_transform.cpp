@@ -28,6 +28,10 @@ Scratch& scratch() {
   return s;
 }
 
+augment::JitterStrength jitter_strength(const AugmentConfig& c) {
+  return {c.brightness, c.contrast, c.saturation, c.hue};
+}
+
 }  // namespace
 
 ViewTransform::ViewTransform(AugmentConfig config, bool deferred)
@@ -77,8 +81,7 @@ ViewTransform::Draws ViewTransform::draw(SampleRng& rng) const {
   Draws d;
   d.flip = rng.bernoulli(c.flip_p);
   d.jitter = rng.bernoulli(c.jitter_p);
-  d.jitter_params = augment::sample_color_jitter(
-      augment::JitterStrength{c.brightness, c.contrast, c.saturation, c.hue}, rng);
+  d.jitter_params = augment::sample_color_jitter(jitter_strength(c), rng);
   d.grayscale = rng.bernoulli(c.grayscale_p);
   d.blur = rng.bernoulli(c.blur_p);
   d.sigma = rng.uniform(c.sigma_min, c.sigma_max);
@@ -88,19 +91,17 @@ ViewTransform::Draws ViewTransform::draw(SampleRng& rng) const {
 
 void ViewTransform::run(const ImageU8& src, SampleRng& rng, float* out_chw) const {
   const AugmentConfig& c = config_;
+  Scratch& s = scratch();
   ImageU8* img = &crop(src, rng);
-  ImageU8* other = &scratch().b;
+  ImageU8* other = &s.b;
   const Draws d = draw(rng);
-  if (d.jitter)
-    augment::apply_color_jitter(
-        *img, augment::JitterStrength{c.brightness, c.contrast, c.saturation, c.hue},
-        d.jitter_params);
+  if (d.jitter) augment::apply_color_jitter(*img, jitter_strength(c), d.jitter_params);
   // Grayscale keeps the output's channel count: the single plane is replicated on writing.
   if (d.grayscale && img->channels == 3) augment::to_grayscale(*img, 1);
   if (d.blur) {
     const int side = std::min(img->height, img->width);
     const int k = augment::blur_kernel_size(c.blur_kernel, side, d.sigma, c.blur_kernel_size);
-    augment::gaussian_blur(*img, k, d.sigma, *other, scratch().blur);
+    augment::gaussian_blur(*img, k, d.sigma, *other, s.blur);
     std::swap(img, other);
   }
   const int channels = out_channels(src.channels);
