@@ -32,10 +32,15 @@ def main():
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--photos", help="folder of source photos instead of Debian's (a machine "
+                        "without python3-skimage: scripts/gpu-kit.sh copies them into KIT/photos)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     photos = []
-    for path in SOURCES + sorted(glob.glob("/usr/lib/python3/dist-packages/skimage/data/*.png")):
+    sources = SOURCES + sorted(glob.glob("/usr/lib/python3/dist-packages/skimage/data/*.png"))
+    if args.photos:
+        sources = sorted(glob.glob(os.path.join(args.photos, "*")))
+    for path in sources:
         if not os.path.exists(path) or path in [p for p, _ in photos]:
             continue
         img = Image.open(path)
@@ -43,7 +48,7 @@ def main():
             continue
         photos.append((path, img.convert("RGB")))
     if not photos:
-        raise SystemExit("no RGB sample photos found (install python3-skimage)")
+        raise SystemExit("no RGB sample photos found (install python3-skimage, or pass --photos)")
     for n in range(args.images):
         _, photo = photos[n % len(photos)]
         w, h = photo.size

@@ -1,10 +1,18 @@
 #!/usr/bin/python3
 """The PyTorch peer of mdlab_bench_diffusion: the same SD-1.x UNet forward and VAE decode
 (networks built from bench/sd15/*.json with plain torch.nn, the layer layout of diffusers'
-UNet2DConditionModel / AutoencoderKL, attention as matmul + softmax as diffusers runs it on
-torch 1.13), timed in Debian's python3-torch with the same shapes and thread count.
+UNet2DConditionModel / AutoencoderKL, attention as diffusers runs it: matmul + softmax on
+torch 1.x, scaled_dot_product_attention on 2.x), timed with the same shapes and thread count;
+and the same sampling loop (classifier-free guidance, then the VAE decode) with --sample-steps.
+
+With --peer diffusers the networks are diffusers' own UNet2DConditionModel and AutoencoderKL,
+built from the same configs with random weights, from the diffusers source tree named by
+DIFFUSERS_SRC (its src/ folder; never committed here; needs only torch, numpy, safetensors,
+huggingface_hub and PIL beside it).
 
   torch_diffusion.py [--latents 32,64] [--batch 2] [--repeats 3] [--threads 2]
+                     [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--sample-steps 0|N]
+                     [--peer plain|diffusers]
 """
 import argparse
 import json
@@ -12,6 +20,7 @@ import math
 import os
 import resource
 import statistics
+import sys
 import time
 
 import torch
@@ -43,8 +52,11 @@ def attend(q, k, v, heads):
     n, l, c = q.shape
     split = lambda t: t.reshape(n, t.shape[1], heads, c // heads).transpose(1, 2)
     q, k, v = split(q), split(k), split(v)
-    w = (q @ k.transpose(-1, -2) * (c // heads) ** -0.5).softmax(-1)
-    return (w @ v).transpose(1, 2).reshape(n, l, c)
+    if hasattr(F, "scaled_dot_product_attention"):  # diffusers' AttnProcessor2_0 on torch 2.x
+        out = F.scaled_dot_product_attention(q, k, v)
+    else:
+        out = (q @ k.transpose(-1, -2) * (c // heads) ** -0.5).softmax(-1) @ v
+    return out.transpose(1, 2).reshape(n, l, c)
 
 
 class CrossAttention(nn.Module):
@@ -115,9 +127,9 @@ class UNet(nn.Module):
 
     def forward(self, x, t, ctx):
         half = self.c0 // 2
-        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=x.device) / half)
         ang = t[:, None].float() * freqs[None]
-        temb = self.t2(F.silu(self.t1(torch.cat([ang.cos(), ang.sin()], -1))))
+        temb = self.t2(F.silu(self.t1(torch.cat([ang.cos(), ang.sin()], -1).to(x.dtype))))
         x = self.conv_in(x)
         skips = [x]
         for blk in self.down:
@@ -174,31 +186,77 @@ class Decoder(nn.Module):
         return self.conv_out(F.silu(self.norm_out(x)))
 
 
+def build(peer, configs):
+    """(unet(x, t, ctx) -> eps, vae_decode(z) -> image, parameter count) of the chosen peer."""
+    unet_cfg = json.load(open(os.path.join(configs, "unet_config.json")))
+    vae_cfg = json.load(open(os.path.join(configs, "vae_config.json")))
+    if peer == "plain":
+        unet, vae = UNet(unet_cfg).eval(), Decoder(vae_cfg).eval()
+        return unet, vae, unet, vae
+    src = os.environ.get("DIFFUSERS_SRC")
+    if not src:
+        raise SystemExit("--peer diffusers: set DIFFUSERS_SRC to a diffusers source tree's src/ folder")
+    sys.path.insert(0, src)
+    import diffusers
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    print(f"diffusers {diffusers.__version__} from {src}")
+    keep = lambda cfg: {k: v for k, v in cfg.items() if not k.startswith("_")}
+    unet = UNet2DConditionModel.from_config(keep(unet_cfg)).eval()
+    vae = AutoencoderKL.from_config(keep(vae_cfg)).eval()
+    return unet, vae, (lambda x, t, ctx: unet(x, t, encoder_hidden_states=ctx).sample), (lambda z: vae.decode(z).sample)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--latents", default="32,64")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    ap.add_argument("--sample-steps", type=int, default=0)
+    ap.add_argument("--peer", choices=["plain", "diffusers"], default="plain")
     ap.add_argument("--configs", default=os.path.join(os.path.dirname(__file__), "sd15"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    unet = UNet(json.load(open(os.path.join(a.configs, "unet_config.json")))).eval()
-    vae = Decoder(json.load(open(os.path.join(a.configs, "vae_config.json")))).eval()
-    print(f"PyTorch {torch.__version__} SD-1.x UNet {sum(p.numel() for p in unet.parameters()) / 1e6:.1f} M parameters")
+    dev = torch.device(a.device)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[a.dtype]
+    unet_mod, vae_mod, unet, vae = build(a.peer, a.configs)
+    unet_mod.to(dev, dtype)
+    # SD's VAE decoder overflows in fp16; pipelines keep it in fp32 there (as mdlab does).
+    vae_dtype = torch.float32 if dtype == torch.float16 else dtype
+    vae_mod.to(dev, vae_dtype)
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
+    print(f"PyTorch {torch.__version__} ({a.peer}) SD-1.x UNet "
+          f"{sum(p.numel() for p in unet_mod.parameters()) / 1e6:.1f} M parameters; {a.device} {a.dtype}")
+    ctx_dim = 768
     with torch.no_grad():
         for side in [int(s) for s in a.latents.split(",")]:
-            x = torch.randn(a.batch, 4, side, side)
-            ctx = torch.randn(a.batch, 1, 768)
-            t = torch.full((a.batch,), 501.0)
+            x = torch.randn(a.batch, 4, side, side, device=dev, dtype=dtype)
+            ctx = torch.randn(a.batch, 1, ctx_dim, device=dev, dtype=dtype)
+            t = torch.full((a.batch,), 501.0, device=dev)
             ut, vt = [], []
             for r in range(a.repeats + 1):
-                t0 = time.perf_counter(); unet(x, t, ctx); t1 = time.perf_counter(); vae(x); t2 = time.perf_counter()
+                sync(); t0 = time.perf_counter(); unet(x, t, ctx); sync(); t1 = time.perf_counter()
+                vae(x.to(vae_dtype)); sync(); t2 = time.perf_counter()
                 if r:
                     ut.append(t1 - t0); vt.append(t2 - t1)
             print(f"latent {side}x{side} (image {side * 8} px), batch {a.batch}: UNet forward "
                   f"{statistics.median(ut):.3f} s, VAE decode {statistics.median(vt):.3f} s (median of {a.repeats})")
+        if a.sample_steps > 0:
+            side = int(a.latents.split(",")[-1])
+            latent = torch.randn(a.batch, 4, side, side, device=dev, dtype=dtype)
+            ctx = torch.randn(2 * a.batch, 1, ctx_dim, device=dev, dtype=dtype)
+            sync(); t0 = time.perf_counter()
+            for s in range(a.sample_steps):
+                t = torch.full((2 * a.batch,), 1000.0 - 20.0 * s, device=dev)
+                uncond, cond = unet(torch.cat([latent, latent]), t, ctx).chunk(2)
+                latent = latent - 0.01 * (uncond + 3.0 * (cond - uncond))
+            vae((latent / 0.18215).to(vae_dtype))
+            sync(); total = time.perf_counter() - t0
+            print(f"sampling: {a.sample_steps} steps with guidance + decode, batch {a.batch} at "
+                  f"{side * 8} px: {total:.2f} s, {a.batch / total:.3f} images/s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

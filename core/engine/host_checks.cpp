@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include <filesystem>
+#include <optional>
 
 namespace mdlab {
 
@@ -37,7 +38,7 @@ std::optional<std::string> reference_blas_warning() {
 }
 
 std::string device_problem(const std::string& device) {
-  c10::optional<c10::Device> parsed;
+  std::optional<c10::Device> parsed;
   try {
     parsed = c10::Device(device);
   } catch (const std::exception&) {

@@ -2,7 +2,28 @@
 
 #include <torch/torch.h>
 
+#include <sstream>
+#include <string>
+#include <type_traits>
+
 namespace mdlab {
+
+namespace {
+
+// The key of a parameter's optimizer state: LibTorch 1.x keys the state map by the printed
+// TensorImpl address (what torch::optim::serialize rebuilds on load), 2.x by the pointer.
+template <typename Key>
+Key state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream address;
+    address << static_cast<const void*>(p.unsafeGetTensorImpl());
+    return address.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
+
+}  // namespace
 
 LarsOptions::LarsOptions(double lr) : lr_(lr) {}
 
@@ -59,7 +80,8 @@ torch::Tensor Lars::step(LossClosure closure) {
         d = torch::where(usable, d.add(p, o.weight_decay()).mul_(trust), d);
       }
       if (o.momentum() != 0) {
-        auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+        const auto key =
+            state_key<typename std::decay_t<decltype(state())>::key_type>(p);
         auto it = state().find(key);
         if (it == state().end()) {
           auto s = std::make_unique<LarsParamState>();

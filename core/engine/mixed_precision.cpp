@@ -4,31 +4,57 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 namespace mdlab {
+
+namespace {
+
+// LibTorch 2.4 replaced the per-device autocast functions (is_enabled / is_cpu_enabled, ...)
+// by ones taking the device type; the old names still compile there but warn at run time.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(bool cuda) {
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
+}
+c10::ScalarType autocast_dtype(bool cuda) {
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
+}
+void set_autocast(bool cuda, bool enabled, c10::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
+}
+#else
+bool autocast_enabled(bool cuda) {
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+c10::ScalarType autocast_dtype(bool cuda) {
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast(bool cuda, bool enabled, c10::ScalarType dtype) {
+  if (cuda) {
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+}
+#endif
+
+}  // namespace
 
 AutocastGuard::AutocastGuard(const c10::Device& device, c10::ScalarType dtype, bool enabled) {
   if (!enabled) return;
   active_ = true;
   cuda_ = device.is_cuda();
-  if (cuda_) {
-    previous_enabled_ = at::autocast::is_enabled();
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(true);
-  } else {
-    previous_enabled_ = at::autocast::is_cpu_enabled();
-    at::autocast::set_autocast_cpu_dtype(dtype);
-    at::autocast::set_cpu_enabled(true);
-  }
+  previous_enabled_ = autocast_enabled(cuda_);
+  previous_dtype_ = autocast_dtype(cuda_);
+  set_autocast(cuda_, true, dtype);
 }
 
 AutocastGuard::~AutocastGuard() {
   if (!active_) return;
-  if (cuda_) {
-    at::autocast::set_enabled(previous_enabled_);
-  } else {
-    at::autocast::set_cpu_enabled(previous_enabled_);
-  }
+  set_autocast(cuda_, previous_enabled_, previous_dtype_);
   // Cast weights are cached for the duration of a region; drop them with it.
   at::autocast::clear_cache();
 }

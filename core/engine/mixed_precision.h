@@ -31,6 +31,7 @@ class AutocastGuard {
   bool active_ = false;
   bool cuda_ = false;
   bool previous_enabled_ = false;
+  c10::ScalarType previous_dtype_ = c10::ScalarType::Float;
 };
 
 /// Dynamic loss scaling for fp16 training.

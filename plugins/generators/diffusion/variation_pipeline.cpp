@@ -123,8 +123,14 @@ torch::Tensor VariationPipeline::denoise(const torch::Tensor& embeddings, torch:
   latents = latents.to(settings_.device, torch::kFloat);
   scheduler_->set_timesteps(settings_.steps);
   const auto& timesteps = scheduler_->timesteps();
+  // The per-image generators live on the CPU (the same draws on every device). On CUDA the
+  // draw goes through page-locked memory and an asynchronous copy: a plain copy from pageable
+  // memory would make the host wait for the queued UNet kernels at every step (DDIM, eta > 0).
+  const bool cuda = settings_.device.is_cuda();
   const NoiseFn step_noise = [&](torch::IntArrayRef shape) {
-    return noise.draw(shape).to(settings_.device);
+    auto drawn = noise.draw(shape);
+    return cuda ? drawn.pin_memory().to(settings_.device, /*non_blocking=*/true)
+                : drawn.to(settings_.device);
   };
   for (size_t i = 0; i < timesteps.size(); ++i) {
     auto input = guidance ? torch::cat({latents, latents}) : latents;

@@ -10,6 +10,7 @@
 #include "normalize.h"
 #include "random_params.h"
 #include "sample_rng.h"
+#include "test_device.h"
 #include "view_transform.h"
 
 #include <mdlab/error.h>
@@ -44,13 +45,6 @@ ImageU8 test_image(int h, int w, int c, uint64_t seed) {
         img.row(y)[x * c + k] = static_cast<uint8_t>(std::clamp(v, 0, 255));
       }
   return img;
-}
-
-// The device BatchAugment runs on: MDLAB_TEST_DEVICE (e.g. "cuda" on a CUDA build), else the
-// CPU. Results are compared on the CPU.
-torch::Device test_device() {
-  const char* name = std::getenv("MDLAB_TEST_DEVICE");
-  return torch::Device(name != nullptr && *name != '\0' ? name : "cpu");
 }
 
 struct Compared {
@@ -88,7 +82,7 @@ void check_preset(const AugmentConfig& c, const ImageU8& img, int n, bool blur_a
                           params.data_ptr<double>() + i * view_param::count);
     CHECK(a.next() == b.next());  // both paths drew the same number of values
   }
-  const torch::Tensor got = finish(crops.to(test_device()), params).cpu();
+  const torch::Tensor got = finish(crops.to(mdlab::test::test_device()), params).cpu();
   REQUIRE(got.sizes() == want.sizes());
   REQUIRE(got.scalar_type() == torch::kFloat32);
   const torch::Tensor blurred = params.select(1, view_param::blur) != 0;
@@ -121,7 +115,7 @@ AugmentConfig preset(const std::string& name, int size) {
 
 }  // namespace
 
-TEST_CASE("each deferred step alone gives the CPU step's result") {
+TEST_CASE("each deferred step alone gives the CPU step's result", "[device]") {
   const ImageU8 rgb = test_image(61, 83, 3, 1);
   AugmentConfig base = preset("crop_flip", 32);
   base.flip_p = 0.0;
@@ -141,7 +135,7 @@ TEST_CASE("each deferred step alone gives the CPU step's result") {
   alone("solarize", [](AugmentConfig& c) { c.solarize_p = 0.5; });
 }
 
-TEST_CASE("deferred views finished by BatchAugment are the CPU pipeline's views") {
+TEST_CASE("deferred views finished by BatchAugment are the CPU pipeline's views", "[device]") {
   const ImageU8 rgb = test_image(61, 83, 3, 1);
   SECTION("simclr, every op at its preset probability") {
     check_preset(preset("simclr", 48), rgb, 40, false);
@@ -252,7 +246,7 @@ std::vector<LoaderBatch> read_epoch(const SlotTransform& t, int threads, int64_t
 
 }  // namespace
 
-TEST_CASE("a loader with deferred slots is deterministic and matches a plain loader") {
+TEST_CASE("a loader with deferred slots is deterministic and matches a plain loader", "[device]") {
   const AugmentConfig c = preset("simclr", 24);
   const ViewTransform plain(c);
   const ViewTransform deferred(c, true);
@@ -273,7 +267,7 @@ TEST_CASE("a loader with deferred slots is deterministic and matches a plain loa
       CHECK(torch::equal(one[k].view_params[v], two[k].view_params[v]));
       CHECK_FALSE(want[k].view_params[v].defined());
       const torch::Tensor got =
-          finish(two[k].views[v].to(test_device()), two[k].view_params[v]).cpu();
+          finish(two[k].views[v].to(mdlab::test::test_device()), two[k].view_params[v]).cpu();
       const Compared r = compare(got, want[k].views[v], c);
       CHECK(r.largest <= 1.001);
       different += r.different;
@@ -284,7 +278,7 @@ TEST_CASE("a loader with deferred slots is deterministic and matches a plain loa
   CHECK(different * 10000 <= values);
 }
 
-TEST_CASE("the batched hue is the CPU hue on a million colours") {
+TEST_CASE("the batched hue is the CPU hue on a million colours", "[device]") {
   // Every (R, G) pair with 16 levels of B, under a few shifts: the sector boundaries (H = 255
   // lands on 6.0 = sector 0), gray pixels and both rounding directions all occur.
   AugmentConfig c = preset("crop_flip", 8);
@@ -312,7 +306,7 @@ TEST_CASE("the batched hue is the CPU hue on a million colours") {
     params[0][view_param::jitter] = 1;
     params[0][view_param::order] = augment::kHue;
     params[0][view_param::hue_shift] = augment::hue_shift(hue);
-    const torch::Tensor got = finish(crops.to(test_device()), params).cpu();
+    const torch::Tensor got = finish(crops.to(mdlab::test::test_device()), params).cpu();
     INFO("hue " << hue);
     CHECK(torch::equal(got[0], torch::from_blob(want.data(), {3, 256, W}, torch::kFloat32)));
   }

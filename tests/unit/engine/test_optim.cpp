@@ -3,6 +3,7 @@
 #include "lars.h"
 #include "mixed_precision.h"
 #include "schedules.h"
+#include "test_device.h"
 
 #include <catch2/catch.hpp>
 
@@ -145,4 +146,62 @@ TEST_CASE("autocast to bfloat16 covers matmuls inside the guard only") {
   CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
   mdlab::AutocastGuard off(c10::Device("cpu"), torch::kBFloat16, false);
   CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
+}
+
+TEST_CASE("autocast on CUDA: bf16 and fp16 matmuls inside the guard, the state restored after", "[device]") {
+  const auto device = mdlab::test::cuda_test_device();
+  if (!device) return;
+  auto a = torch::randn({64, 64}, torch::TensorOptions().device(*device)), b = torch::randn_like(a);
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    CAPTURE(dtype);
+    {
+      mdlab::AutocastGuard guard(*device, dtype, true);
+      CHECK(torch::mm(a, b).scalar_type() == dtype);
+      // A CPU region is unaffected by the CUDA guard.
+      CHECK(torch::mm(a.cpu(), b.cpu()).scalar_type() == torch::kFloat);
+    }
+    CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
+  }
+  // Nested guards restore the outer region's dtype, not fp32.
+  {
+    mdlab::AutocastGuard outer(*device, torch::kBFloat16, true);
+    { mdlab::AutocastGuard inner(*device, torch::kHalf, true); }
+    CHECK(torch::mm(a, b).scalar_type() == torch::kBFloat16);
+  }
+}
+
+TEST_CASE("the fp16 loss scaler on CUDA: a real fp16 overflow is caught and the step skipped", "[device]") {
+  const auto device = mdlab::test::cuda_test_device();
+  if (!device) return;
+  torch::manual_seed(0);
+  auto lin = torch::nn::Linear(256, 256);
+  lin->to(*device);
+  auto x = torch::randn({32, 256}, torch::TensorOptions().device(*device)) * 100;
+  mdlab::LossScaler scaler(65536.0, 2);
+  auto step = [&] {
+    for (auto& p : lin->parameters()) p.mutable_grad() = torch::Tensor();
+    torch::Tensor loss;
+    {
+      mdlab::AutocastGuard autocast(*device, torch::kHalf, true);
+      loss = lin(x).pow(2).mean();
+    }
+    scaler.scale(loss).backward();
+    return scaler.unscale_and_update(lin->parameters());
+  };
+  // At 65536 the fp16 backward of this loss overflows (its gradients exceed 65504): skipped,
+  // and the scale halves until the gradients are finite again.
+  int skipped = 0;
+  while (!step()) {
+    ++skipped;
+    REQUIRE(skipped < 20);
+  }
+  CHECK(skipped >= 1);
+  CHECK(scaler.current() == 65536.0 / (1 << skipped));
+  for (const auto& p : lin->parameters()) CHECK(p.grad().isfinite().all().item<bool>());
+  // The unscaled gradient equals the fp32 one to fp16 precision.
+  auto reference = lin(x).pow(2).mean();
+  auto grads = torch::autograd::grad({reference}, {lin->weight});
+  const double rel = ((lin->weight.grad() - grads[0]).abs().max() / grads[0].abs().max())
+                         .item<double>();
+  CHECK(rel < 2e-2);
 }

@@ -1,11 +1,13 @@
 // The threaded loader: byte-identical batches whatever the thread count, exact resume from a
 // step, epoch orders, drop_last, distributed sharding, mix modes end to end, partner
-// policies, bad data under both policies, and worker errors surfacing in next().
+// policies, bad data under both policies, worker errors surfacing in next(), and pinned
+// batches for CUDA (MDLAB_TEST_DEVICE=cuda).
 #include "fixtures.h"
 #include "loader.h"
 #include "loader_fakes.h"
 #include "mix_plan.h"
 #include "synthetic_partners.h"
+#include "test_device.h"
 
 #include <mdlab/error.h>
 
@@ -294,4 +296,31 @@ TEST_CASE("a loader refuses a batch larger than the data and a plan without part
   data.plan = MixPlan(mode(MixMode::kMixdiff), two_views(), 2);
   std::vector<const SlotTransform*> t{s.transforms[0].get(), s.transforms[1].get()};
   CHECK_THROWS_AS(Loader(std::move(data), t, opts(4, 1)), Error);
+}
+
+TEST_CASE("pinned batches (CUDA): the same bytes, page-locked, copied asynchronously intact", "[device]") {
+  const auto device = cuda_test_device();
+  if (!device) return;
+  Setup s(64, two_views());
+  auto reference = s.loader(mode(MixMode::kMixdiff), opts(8, 2));
+  auto o = opts(8, 2);
+  o.pin_memory = true;
+  auto pinned = s.loader(mode(MixMode::kMixdiff), o);
+  const auto want = read_epoch(*reference, 0);
+  const auto got = read_epoch(*pinned, 0);
+  REQUIRE(got.size() == want.size());
+  // The copies are queued without waiting, while the loader goes on filling (new) buffers.
+  std::vector<std::vector<torch::Tensor>> on_device;
+  for (const auto& b : got) {
+    CHECK(same_batch(b, want[&b - got.data()]));
+    std::vector<torch::Tensor> views;
+    for (const auto& v : b.views) {
+      CHECK(v.is_pinned());
+      views.push_back(v.to(*device, /*non_blocking=*/true));
+    }
+    on_device.push_back(views);
+  }
+  for (size_t k = 0; k < got.size(); ++k)
+    for (size_t v = 0; v < got[k].views.size(); ++v)
+      CHECK(torch::equal(on_device[k][v].cpu(), want[k].views[v]));
 }
