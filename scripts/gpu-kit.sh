@@ -12,7 +12,7 @@
 #                                           Boost headers that Boost.DLL and program_options
 #                                           pull in (computed by the compiler, not guessed)
 #   KIT/usr/lib/x86_64-linux-gnu/...        the libraries mdlab links (hdf5, program_options,
-#                                           fmt, jpeg, png, z) and the CMake configs
+#                                           fmt, toml++, jpeg, png, z) and the CMake configs
 #   KIT/usr/lib/cmake, KIT/usr/share/cmake  the CMake configs Debian keeps there (Catch2, json)
 #   KIT/deps/                               what those libraries load in turn (curl, ssl, ...),
 #                                           linked in by gpu-check.sh only where the host
@@ -82,6 +82,7 @@ put /usr/lib/"$arch"/cmake/Boost-* /usr/lib/"$arch"/cmake/BoostDetectToolset-*.c
 # The libraries mdlab links: the development symlink and the file it resolves to.
 libs=(/usr/lib/"$arch"/libhdf5_serial.so /usr/lib/"$arch"/libhdf5_serial_hl.so
       /usr/lib/"$arch"/libboost_program_options.so /usr/lib/"$arch"/libfmt.so
+      /usr/lib/"$arch"/libtomlplusplus.so
       /usr/lib/"$arch"/libjpeg.so /usr/lib/"$arch"/libpng16.so /usr/lib/"$arch"/libpng.so
       /usr/lib/"$arch"/libz.so)
 for l in "${libs[@]}"; do
