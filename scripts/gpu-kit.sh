@@ -92,6 +92,19 @@ for l in "${libs[@]}"; do
   [ -e "$(dirname "$real")/$soname" ] && put "$(dirname "$real")/$soname"
 done
 
+# Links must resolve inside the kit: Debian's libz.so points at /lib/ARCH/libz.so.1.2.13, which
+# exists on this host and nowhere else. Absolute links become links to the file beside them.
+find "$kit" -type l -lname '/*' | while read -r link; do
+  target=$(basename "$(readlink "$link")")
+  [ -e "$(dirname "$link")/$target" ] || {
+    echo "gpu-kit: $link points outside the kit ($(readlink "$link"))" >&2
+    exit 1
+  }
+  ln -sfn "$target" "$link"
+done
+broken=$(find "$kit" -xtype l)
+[ -z "$broken" ] || { echo "gpu-kit: broken links: $broken" >&2; exit 1; }
+
 # What those libraries load in turn, but not the C library family, the C++ runtime or the
 # libraries of the kit itself: every host has the former, and the kit holds the latter.
 is_base() {
