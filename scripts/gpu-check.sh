@@ -15,6 +15,8 @@
 #      generated JPEG set with augment_on = "device" and = "workers" (train/data_wait_fraction);
 #   5. a short DINO run (ViT-S/16, bf16) and a short fp16 SimCLR run (loss scaling);
 #   6. the same SimCLR step through torch.compile.
+# MDLAB_GPU_SKIP, a regular expression, skips the stages whose names match (e.g. "compile|peer"
+# where those figures are already at hand).
 # Writes RESULTS_DIR/gpu-results.md (the figures and what passed) and gpu-check.log (all
 # output); RESULTS_DIR defaults to $OUT (the device tool's folder) or gpu-results/.
 set -uo pipefail
@@ -37,6 +39,10 @@ left() { echo $((budget - (SECONDS - start))); }
 stage() {
   local name=$1 need=$2 t0=$SECONDS rc
   shift 2
+  if [ -n "${MDLAB_GPU_SKIP:-}" ] && [[ "$name" =~ $MDLAB_GPU_SKIP ]]; then
+    note "- $name: SKIPPED (MDLAB_GPU_SKIP)"
+    return 98
+  fi
   if [ "$(left)" -lt "$need" ]; then
     note "- $name: SKIPPED, $(left) s of the budget left (needs about $need s)"
     return 99
@@ -197,8 +203,7 @@ stage "build every other target" 30 cmake --build "$build" -j "$(nproc)" -- -k 0
 
 note ""
 note "## torch.compile peer of the SimCLR step"
-[ -n "${MDLAB_GPU_SKIP_COMPILE:-}" ] ||
-  stage "PyTorch torch.compile" 150 $py bench/torch_step.py "${step[@]}" --precision bf16 --compile |
+stage "PyTorch torch.compile" 150 $py bench/torch_step.py "${step[@]}" --precision bf16 --compile |
   tee "$work/step_torch_compile.txt" && note "    $(tail -1 "$work/step_torch_compile.txt")"
 
 note ""
