@@ -125,7 +125,7 @@ done
 note ""
 note "## SD-1.x image variations, 512 px, 50 steps, batch 16, fp16 (random weights)"
 sd=(--device cuda --dtype fp16 --batch 16 --latents 64 --sample-steps 50 --repeats 2 --threads 16)
-stage "mdlab_bench_diffusion" 90 "$build/bin/mdlab_bench_diffusion" "${sd[@]}" | tee "$work/sd_mdlab.txt"
+stage "mdlab_bench_diffusion" 45 "$build/bin/mdlab_bench_diffusion" "${sd[@]}" | tee "$work/sd_mdlab.txt"
 peer_ok=1
 if [ -n "$diffusers_src" ]; then
   stage "PyTorch peer: diffusers" 90 env DIFFUSERS_SRC="$diffusers_src" \
@@ -144,7 +144,7 @@ done
 note ""
 note "## SimCLR step, ResNet-50, 224 px, batch 256, bf16, channels-last"
 step=(--method simclr --depth 50 --size 224 --batch 256 --steps 10 --threads 16 --device cuda)
-stage "mdlab_bench_step" 60 "$build/bin/mdlab_bench_step" "${step[@]}" --precision bf16 |
+stage "mdlab_bench_step" 25 "$build/bin/mdlab_bench_step" "${step[@]}" --precision bf16 |
   tee "$work/step_mdlab.txt"
 stage "PyTorch eager" 60 $py bench/torch_step.py "${step[@]}" --precision bf16 |
   tee "$work/step_torch.txt"
