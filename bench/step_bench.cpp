@@ -26,8 +26,12 @@ int main(int argc, char** argv) {
   std::string method_name = "supervised", device_name = "cpu", precision = "fp32";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--method" || flag == "--device" || flag == "--precision") {
-      (flag == "--method" ? method_name : flag == "--device" ? device_name : precision) = argv[i + 1];
+    std::string* text = flag == "--method"      ? &method_name
+                        : flag == "--device"    ? &device_name
+                        : flag == "--precision" ? &precision
+                                                : nullptr;
+    if (text != nullptr) {
+      *text = argv[i + 1];
       continue;
     }
     const int64_t value = std::stoll(argv[i + 1]);
@@ -92,8 +96,7 @@ int main(int argc, char** argv) {
       "mdlab %s step: %.2f ms (ResNet-%lld, %lld px, batch %lld, %lld threads, %s %s), "
       "%.1f images/s\n",
       method_name.c_str(), 1000.0 * seconds / steps, static_cast<long long>(depth),
-      static_cast<long long>(size), static_cast<long long>(batch),
-      static_cast<long long>(threads), device_name.c_str(), precision.c_str(),
-      batch * steps / seconds);
+      static_cast<long long>(size), static_cast<long long>(batch), static_cast<long long>(threads),
+      device_name.c_str(), precision.c_str(), batch * steps / seconds);
   return 0;
 }

@@ -80,8 +80,7 @@ torch::Tensor Lars::step(LossClosure closure) {
         d = torch::where(usable, d.add(p, o.weight_decay()).mul_(trust), d);
       }
       if (o.momentum() != 0) {
-        const auto key =
-            state_key<typename std::decay_t<decltype(state())>::key_type>(p);
+        const auto key = state_key<typename std::decay_t<decltype(state())>::key_type>(p);
         auto it = state().find(key);
         if (it == state().end()) {
           auto s = std::make_unique<LarsParamState>();

@@ -25,8 +25,7 @@ std::optional<torch::Device> cuda_test_device() {
   }
   if (!torch::cuda::is_available() ||
       device.index() >= static_cast<int>(torch::cuda::device_count()))
-    throw std::runtime_error("MDLAB_TEST_DEVICE=" + device.str() +
-                             " but this process sees " +
+    throw std::runtime_error("MDLAB_TEST_DEVICE=" + device.str() + " but this process sees " +
                              std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
   return device;
 }

@@ -17,9 +17,11 @@
 namespace mdlab::diffusion {
 
 /// softmax(q k^T * scale) v for q [N, H, Lq, D], k and v [N, H, Lk, D] -> [N, H, Lq, D].
-/// Uses scaled_dot_product_attention where LibTorch has it (2.0+); otherwise matmul + softmax,
-/// in query chunks that bound the score matrix to ~256 MiB. `upcast_softmax` computes the
-/// softmax in fp32 (diffusers' VAE attention).
+/// On CUDA uses scaled_dot_product_attention where LibTorch has it (2.1+). On the CPU, fp32
+/// inference with over 16 MiB of scores goes one head at a time through reused score and
+/// probability buffers of at most 64 MiB each; otherwise matmul + softmax, in query chunks that
+/// bound the score matrix to ~256 MiB. `upcast_softmax` computes the softmax in fp32 (diffusers'
+/// VAE).
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         double scale, bool upcast_softmax = false);
 

@@ -148,7 +148,8 @@ TEST_CASE("autocast to bfloat16 covers matmuls inside the guard only") {
   CHECK(torch::mm(a, b).scalar_type() == torch::kFloat);
 }
 
-TEST_CASE("autocast on CUDA: bf16 and fp16 matmuls inside the guard, the state restored after", "[device]") {
+TEST_CASE("autocast on CUDA: bf16 and fp16 matmuls inside the guard, the state restored after",
+          "[device]") {
   const auto device = mdlab::test::cuda_test_device();
   if (!device) return;
   auto a = torch::randn({64, 64}, torch::TensorOptions().device(*device)), b = torch::randn_like(a);
@@ -170,7 +171,8 @@ TEST_CASE("autocast on CUDA: bf16 and fp16 matmuls inside the guard, the state r
   }
 }
 
-TEST_CASE("the fp16 loss scaler on CUDA: a real fp16 overflow is caught and the step skipped", "[device]") {
+TEST_CASE("the fp16 loss scaler on CUDA: a real fp16 overflow is caught and the step skipped",
+          "[device]") {
   const auto device = mdlab::test::cuda_test_device();
   if (!device) return;
   torch::manual_seed(0);
@@ -201,7 +203,7 @@ TEST_CASE("the fp16 loss scaler on CUDA: a real fp16 overflow is caught and the 
   // The unscaled gradient equals the fp32 one to fp16 precision.
   auto reference = lin(x).pow(2).mean();
   auto grads = torch::autograd::grad({reference}, {lin->weight});
-  const double rel = ((lin->weight.grad() - grads[0]).abs().max() / grads[0].abs().max())
-                         .item<double>();
+  const double rel =
+      ((lin->weight.grad() - grads[0]).abs().max() / grads[0].abs().max()).item<double>();
   CHECK(rel < 2e-2);
 }
