@@ -14,7 +14,8 @@
 #   4. data wait: SimCLR runs (ResNet-50, 224 px, batch 256, bf16, 16 loader threads) on a
 #      generated JPEG set with augment_on = "device" and = "workers" (train/data_wait_fraction);
 #   5. a short DINO run (ViT-S/16, bf16) and a short fp16 SimCLR run (loss scaling);
-#   6. the same SimCLR step through torch.compile.
+#   6. the rest of the tree (the other test executables, the test plugins);
+#   7. the same SimCLR step through torch.compile.
 # MDLAB_GPU_SKIP, a regular expression, skips the stages whose names match (e.g. "compile|peer"
 # where those figures are already at hand).
 # Writes RESULTS_DIR/gpu-results.md (the figures and what passed) and gpu-check.log (all
@@ -92,7 +93,7 @@ export CUDA_HOME
 export PATH="$CUDA_HOME/bin:$PATH"
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 # What the checks run first; the rest of the tree (the other test executables, the test
-# plugins) is built last, with what is left of the budget.
+# plugins) is built after them, with what is left of the budget.
 targets=(mdlab mdlab_bench_step mdlab_bench_diffusion mdlab_test_augment mdlab_test_diffusion
          mdlab_test_engine mdlab_test_loader)
 for p in resnet vit simclr barlow_twins dino supervised sd_variations linear_probe knn fid \
