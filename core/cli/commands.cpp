@@ -14,6 +14,7 @@
 #include "run_comparison.h"
 #include "run_log_reader.h"
 #include "text_table.h"
+#include "workflow.h"
 
 #include <mdlab/plugin.h>
 #include <mdlab/version.h>
@@ -136,6 +137,16 @@ int command_run(const std::vector<std::string>& args) {
   request.experiment = experiment;
   if (!out.empty()) request.out = fs::path(out);
   auto registry = load_plugins(plugin_paths, true);
+  if (!request.resume && is_workflow_file(request.experiment)) {
+    MDLAB_CHECK(request.sets.empty(),
+                "{} is a workflow: --set applies to experiment files; put overrides in a "
+                "stage's `set` list",
+                experiment);
+    WorkflowRequest workflow;
+    workflow.file = request.experiment;
+    workflow.out = request.out;
+    return run_workflow(workflow, registry);
+  }
   return run_experiment(request, registry);
 }
 
@@ -158,6 +169,16 @@ int command_validate(const std::vector<std::string>& args) {
              visible, positional_arg, vm))
     return kExitOk;
   auto registry = load_plugins(plugin_paths, true);
+  if (is_workflow_file(experiment)) {
+    MDLAB_CHECK(sets.empty() && !print,
+                "{} is a workflow: --set and --print apply to experiment files", experiment);
+    WorkflowRequest workflow;
+    workflow.file = experiment;
+    workflow.validate_only = true;
+    run_workflow(workflow, registry);
+    std::fprintf(stderr, "%s: ok\n", experiment.c_str());
+    return kExitOk;
+  }
   Experiment exp = load_experiment_checked(experiment, sets, registry);
   if (print) std::fputs(exp.text.c_str(), stdout);
   std::fprintf(stderr, "%s: ok\n", experiment.c_str());
@@ -266,6 +287,30 @@ int command_export_backbone(const std::vector<std::string>& args) {
   auto registry = load_plugins(plugin_paths, true);
   const size_t n = export_backbone(run_dir, out, registry);
   std::fprintf(stderr, "mdlab: wrote %zu tensors to %s\n", n, out.c_str());
+  return kExitOk;
+}
+
+int command_export_model(const std::vector<std::string>& args) {
+  std::string run_dir, out;
+  bool overwrite = false;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")("out", po::value(&out)->required(),
+                                               "output model folder")(
+      "overwrite", po::bool_switch(&overwrite), "replace an existing folder");
+  visible.add(plugin_options(plugin_paths));
+  const auto positional_arg = positional("run", run_dir);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab export-model RUN_DIR --out DIR [--overwrite]\n\n"
+             "Writes the model a run trained besides its encoder as a model folder from its last "
+             "checkpoint: for a diffae run, the diffusion autoencoder the diffae_variations "
+             "generator loads ([generator] model = DIR). The folder appears whole or not at all.",
+             visible, positional_arg, vm))
+    return kExitOk;
+  auto registry = load_plugins(plugin_paths, true);
+  const auto checkpoint = export_model(run_dir, out, registry, overwrite);
+  std::fprintf(stderr, "mdlab: wrote %s from %s\n", out.c_str(), checkpoint.c_str());
   return kExitOk;
 }
 

@@ -26,6 +26,8 @@ int command_plugins(const std::vector<std::string>& args);
 int command_show(const std::vector<std::string>& args);
 /// `mdlab export-backbone RUN_DIR --out FILE.safetensors`.
 int command_export_backbone(const std::vector<std::string>& args);
+/// `mdlab export-model RUN_DIR --out DIR [--overwrite]`.
+int command_export_model(const std::vector<std::string>& args);
 /// `mdlab eval [EXP.toml] (--checkpoint RUN_DIR | --weights W [--out DIR])`.
 int command_eval(const std::vector<std::string>& args);
 /// `mdlab generate GEN.toml [--set k=v]... [--shard i/n] [--out DIR] [--run-dir DIR]`.

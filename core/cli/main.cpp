@@ -25,7 +25,9 @@ void print_usage(std::FILE* out) {
       "  validate EXP.toml       check an experiment file against every schema, run nothing\n"
       "  plugins                 list plugins found, and refused ones (--describe NAME)\n"
       "  show RUN_DIR            print a run's config, final metrics and evaluation tables\n"
-      "  export-backbone RUN_DIR --out FILE   the trained encoder as safetensors (reference names)\n"
+      "  export-backbone RUN_DIR --out FILE   the trained encoder as safetensors (reference "
+      "names)\n"
+      "  export-model RUN_DIR --out DIR      a trained generator (diffae) as a model folder\n"
       "  embed EXP.toml ...      features of a tensor file or of the dataset with given weights\n"
       "  eval [EXP.toml] ...     the [[eval]] entries on a run's checkpoint or on given weights\n"
       "  generate GEN.toml       synthetic variations of a dataset as a mirror tree (resumable)\n"
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
     if (command == "plugins") return mdlab::command_plugins(rest);
     if (command == "show") return mdlab::command_show(rest);
     if (command == "export-backbone") return mdlab::command_export_backbone(rest);
+    if (command == "export-model") return mdlab::command_export_model(rest);
     if (command == "embed") return mdlab::command_embed(rest);
     if (command == "eval") return mdlab::command_eval(rest);
     if (command == "generate") return mdlab::command_generate(rest);

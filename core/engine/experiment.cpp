@@ -94,6 +94,7 @@ std::shared_ptr<Method> build_method(const Experiment& experiment, const PluginR
     return backbone;
   };
   context.set_backbone_factory(make_backbone);
+  context.set_registry(registry);
   auto backbone = make_backbone();
   auto method = registry.create_method(m->plugin, m->options, context);
   method->attach(backbone, context);

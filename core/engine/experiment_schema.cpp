@@ -106,6 +106,12 @@ ExperimentSchema experiment_schema() {
       .at_least(0);
   generate.add_int("max_images", 0, "Vary only the first N images of each split (0: all)")
       .at_least(0);
+  generate
+      .add_string("layout", "mirror",
+                  "Output paths: mirror (<out>/<key>, what [data.synthetic] reads) or classes "
+                  "(<out>/<split>/<class>/<key with / as _>: a labelled folder dataset, e.g. a "
+                  "[datasets.<name>] set for probes and FID)")
+      .one_of({"mirror", "classes"});
   schema.core.push_back({"generate", generate, false,
                          "`mdlab generate`: the synthetic mirror tree made by [generator]"});
 

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <regex>
 
@@ -54,13 +55,66 @@ struct ManifestRow {
   int64_t variation;
   uint64_t seed;
   std::string file;
-  std::string status;  // generated | existing | unreadable
+  std::string status;          // generated | existing | unreadable
+  double l1_to_source = -1.0;  // generated outputs: mean |output - source| in [0, 1] units
 };
 
 std::string output_name(const std::string& key, int64_t variation, int64_t variations,
                         const std::string& ext) {
   return variations == 1 ? fmt::format("{}.{}", key, ext)
                          : fmt::format("{}_v{}.{}", key, variation, ext);
+}
+
+// A class name as a folder name ('/' and whitespace become '_': "T-shirt/top" -> "T-shirt_top").
+std::string class_folder(std::string name) {
+  for (char& c : name) {
+    if (c == '/' || c == ' ' || c == '\t' || c == '\n') c = '_';
+  }
+  return name;
+}
+
+// The output path of `key` under `layout`: the key itself (mirror), or
+// <split>/<class>/<key with '/' as '_'> (classes), the layout folder datasets read.
+std::string output_key(const std::string& layout, const std::string& split,
+                       const DataSource& source, int64_t index) {
+  const std::string& key = source.key(index);
+  if (layout == "mirror") return key;
+  std::string flat = key;
+  std::replace(flat.begin(), flat.end(), '/', '_');
+  const int64_t label = source.label(index);
+  const auto& classes = source.classes();
+  MDLAB_CHECK(label >= 0 && label < static_cast<int64_t>(classes.size()),
+              "[generate] layout = \"classes\": sample {} has no class (label {})", key, label);
+  return fmt::format("{}/{}/{}", split, class_folder(classes[static_cast<size_t>(label)]), flat);
+}
+
+// The class-list file of layout "classes" ("folder<TAB>name" per line, data.md's format), so a
+// [datasets.<name>] table with class_list = "<out>/classes.txt" gets the original names back.
+std::string class_list_text(const std::vector<std::string>& classes) {
+  std::string text = "# written by mdlab generate (layout = \"classes\"): folder, class name\n";
+  for (const auto& name : classes) {
+    MDLAB_CHECK(name.find_first_of("\t\n#") == std::string::npos,
+                "[generate] layout = \"classes\": class name \"{}\" contains a tab, newline or "
+                "'#', which a class-list file cannot hold",
+                name);
+    text += fmt::format("{}\t{}\n", class_folder(name), name);
+  }
+  return text;
+}
+
+// Mean absolute difference in [0, 1] units between two uint8 [3, H, W] images, `b` resized
+// (bilinear, antialiased) to the size of `a` first when they differ.
+double mean_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  auto fb = b.to(torch::kFloat).unsqueeze(0);
+  if (fb.size(2) != a.size(1) || fb.size(3) != a.size(2)) {
+    fb =
+        torch::nn::functional::interpolate(fb, torch::nn::functional::InterpolateFuncOptions()
+                                                   .size(std::vector<int64_t>{a.size(1), a.size(2)})
+                                                   .mode(torch::kBilinear)
+                                                   .align_corners(false)
+                                                   .antialias(true));
+  }
+  return (a.to(torch::kFloat) - fb.squeeze(0)).abs().mean().item<double>() / 255.0;
 }
 
 // uint8 [3, H, W] RGB of a decoded sample (grey images repeated, as PIL's convert("RGB")).
@@ -91,9 +145,10 @@ void write_output(const fs::path& file, const torch::Tensor& chw, const std::str
 }
 
 std::string manifest_text(const std::vector<ManifestRow>& rows) {
-  std::string text = "key\tvariation\tseed\tfile\tstatus\n";
+  std::string text = "key\tvariation\tseed\tfile\tstatus\tl1_to_source\n";
   for (const auto& r : rows) {
-    text += fmt::format("{}\t{}\t{}\t{}\t{}\n", r.key, r.variation, r.seed, r.file, r.status);
+    text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\n", r.key, r.variation, r.seed, r.file, r.status,
+                        r.l1_to_source >= 0 ? fmt::format("{:.6f}", r.l1_to_source) : "");
   }
   return text;
 }
@@ -140,6 +195,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
               "\"per_image\" with --shard");
   const int64_t variations = gen.get_int("variations");
   const std::string format = gen.get_string("image_format");
+  const std::string layout = gen.get_string("layout");
   const int quality = static_cast<int>(gen.get_int("jpeg_quality"));
 
   fs::path run_dir;
@@ -166,6 +222,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
   RunLog run_log = RunLog::create(run_dir / "run.h5", exp.text);
   ConsoleProgress progress;
   RunContext context(c10::Device(e.get_string("device")), seed, run_dir, &run_log, progress);
+  context.set_registry(registry);
   if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
   run_log.set_status(RunStatus::Running);
   run_log.set_meta("command", "generate");
@@ -222,13 +279,18 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
       }
       for (int64_t index : indices) {
         const std::string& key = source->key(index);
+        const std::string out_key = output_key(layout, split, *source, index);
         for (int64_t v = 0; v < variations; ++v) {
           const uint64_t job_seed =
               diffusers_seeding ? noise_seed
                                 : derive_seed(noise_seed, fmt::format("generate/{}/v{}", key, v));
-          jobs.push_back(
-              {source.get(), index, v, job_seed, out / output_name(key, v, variations, format)});
+          jobs.push_back({source.get(), index, v, job_seed,
+                          out / output_name(out_key, v, variations, format)});
         }
+      }
+      if (layout == "classes") {
+        fs::create_directories(out);
+        write_file_atomic(out / "classes.txt", class_list_text(source->classes()));
       }
       sources.push_back(std::move(source));
     }
@@ -285,6 +347,12 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
     if (diffusers_seeding) stream_noise.stream = make_cpu_generator(noise_seed);
     const bool on_error_skip = data.get_string("on_error") == "skip";
 
+    // How far outputs are from their sources, and variations of one image from each other
+    // (variation v against variation 0 of the same key, both made in this run).
+    double l1_source_sum = 0, l1_variation_sum = 0;
+    int64_t l1_source_n = 0, l1_variation_n = 0;
+    std::map<std::string, torch::Tensor> first_variation;
+
     progress.begin("generate", to_make);
     const auto start = std::chrono::steady_clock::now();
     ImageU8 decoded;
@@ -331,9 +399,23 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
         const size_t i = members[m];
         if (!work.missing[i - work.begin]) continue;
         const Job& job = jobs[i];
-        write_output(job.file, outputs[static_cast<int64_t>(m)].cpu(), format, quality);
-        manifest.push_back(
-            {job.source->key(job.index), job.variation, job.seed, job.file.string(), "generated"});
+        const auto output = outputs[static_cast<int64_t>(m)].cpu();
+        write_output(job.file, output, format, quality);
+        const double l1 = mean_abs_diff(output, images[m]);
+        l1_source_sum += l1;
+        ++l1_source_n;
+        if (variations > 1) {
+          const std::string& key = job.source->key(job.index);
+          if (job.variation == 0) {
+            first_variation[key] = output;
+          } else if (auto found = first_variation.find(key); found != first_variation.end()) {
+            l1_variation_sum += mean_abs_diff(output, found->second);
+            ++l1_variation_n;
+            if (job.variation == variations - 1) first_variation.erase(found);
+          }
+        }
+        manifest.push_back({job.source->key(job.index), job.variation, job.seed, job.file.string(),
+                            "generated", l1});
         ++made;
       }
       generated += made;
@@ -354,12 +436,23 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
     run_log.set_meta("generate/seconds", fmt::format("{:.3f}", seconds));
     run_log.set_meta("generate/images_per_s",
                      fmt::format("{:.4g}", seconds > 0 ? generated / seconds : 0.0));
+    std::string distances;
+    if (l1_source_n > 0) {
+      const double mean = l1_source_sum / static_cast<double>(l1_source_n);
+      run_log.set_meta("generate/l1_to_source", fmt::format("{:.6f}", mean));
+      distances = fmt::format("; mean |output - source| {:.4f}", mean);
+    }
+    if (l1_variation_n > 0) {
+      const double mean = l1_variation_sum / static_cast<double>(l1_variation_n);
+      run_log.set_meta("generate/l1_between_variations", fmt::format("{:.6f}", mean));
+      distances += fmt::format(", |v_k - v_0| {:.4f} ({} pairs)", mean, l1_variation_n);
+    }
     finish(RunStatus::Completed, "");
     context.log(LogLevel::Info,
                 fmt::format("generated {} image(s) in {:.1f} s ({:.3g} img/s), {} existed, {} "
-                            "unreadable; manifest {}",
+                            "unreadable{}; manifest {}",
                             generated, seconds, seconds > 0 ? generated / seconds : 0.0, existing,
-                            unreadable, (run_dir / "manifest.tsv").string()));
+                            unreadable, distances, (run_dir / "manifest.tsv").string()));
     return kExitOk;
   } catch (const std::exception& error) {
     try {

@@ -16,7 +16,10 @@
 #include <torch/torch.h>
 
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -44,6 +47,104 @@ size_t export_backbone(const fs::path& run_dir, const fs::path& out,
   auto tensors = state_dict(*method->encoder());
   write_safetensors(out, tensors, metadata);
   return tensors.size();
+}
+
+namespace {
+
+// An option value as JSON (the encoder folder's "options").
+nlohmann::json option_json(const OptionValue& value) {
+  return std::visit([](const auto& v) { return nlohmann::json(v); }, value);
+}
+
+// The channels a slot's views have: the pipeline's, else [data] channels, else the first
+// training image's.
+int view_channels(const AugmentConfig& slot, const Options& data) {
+  if (slot.channels != 0) return slot.channels;
+  if (data.get_int("channels") != 0) return static_cast<int>(data.get_int("channels"));
+  auto source = open_data_split(data, "train");
+  MDLAB_CHECK(source->size() > 0, "the training split is empty");
+  ImageU8 image;
+  source->load(0, image);
+  return image.channels;
+}
+
+}  // namespace
+
+fs::path export_model(const fs::path& run_dir, const fs::path& out, const PluginRegistry& registry,
+                      bool overwrite) {
+  const fs::path config = run_dir / "config.toml";
+  MDLAB_CHECK(fs::exists(config), "{} is not a run directory (no config.toml)", run_dir.string());
+  const fs::path checkpoint = latest_checkpoint(run_dir / "checkpoints");
+  const fs::path weights = checkpoint / "model.safetensors";
+  MDLAB_CHECK(fs::exists(weights), "run {} has no checkpoint ({} is missing)", run_dir.string(),
+              weights.string());
+  MDLAB_CHECK(overwrite || !fs::exists(out), "{} exists; choose another --out or pass --overwrite",
+              out.string());
+  Experiment exp = load_experiment_checked(config, {}, registry);
+  const auto* b = exp.config.find("backbone");
+  const auto* m = exp.config.find("method");
+  ConsoleProgress progress;
+  RunContext context(c10::Device("cpu"), 0, {}, nullptr, progress);
+  auto method = build_method(exp, registry, context);
+  load_state_dict(*method, read_safetensors(weights).tensors);
+  method->eval();
+
+  // The encoder's input as the method saw it in training: view slot 0's pipeline.
+  const Options& data = exp.config.find("data")->options;
+  const auto slots = method->view_slots();
+  MDLAB_CHECK(!slots.empty(), "method '{}' has no view slots", m->plugin);
+  const AugmentConfig view =
+      slot_augment_config(exp.config, slots.front(), static_cast<int>(data.get_int("channels")));
+  const int channels = view_channels(view, data);
+  auto per_channel = [&](const std::vector<double>& v) {
+    return v.size() == 1 ? std::vector<double>(static_cast<size_t>(channels), v.front()) : v;
+  };
+  auto encoder = method->encoder();
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [key, value] : b->options.values()) options[key] = option_json(value);
+  const nlohmann::json encoder_config = {{"_class_name", "mdlab.Backbone"},
+                                         {"plugin", b->plugin},
+                                         {"options", options},
+                                         {"channels", channels},
+                                         {"image_size", view.size},
+                                         {"feature_dim", encoder->feature_dim()},
+                                         {"mean", per_channel(view.mean)},
+                                         {"std", per_channel(view.stddev)},
+                                         {"mdlab_run", fs::absolute(run_dir).string()},
+                                         {"mdlab_checkpoint", checkpoint.filename().string()}};
+
+  // Everything goes into a sibling folder first, renamed into place at the end.
+  const fs::path parent = fs::absolute(out).parent_path();
+  fs::create_directories(parent);
+  const fs::path staging =
+      parent / fmt::format(".{}.partial-{}", out.filename().string(), ::getpid());
+  fs::remove_all(staging);
+  try {
+    fs::create_directories(staging / "encoder");
+    {
+      std::ofstream file(staging / "encoder" / "config.json");
+      file << encoder_config.dump(2) << "\n";
+      MDLAB_CHECK(file.good(), "{}: cannot write", (staging / "encoder" / "config.json").string());
+    }
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (auto& [name, t] : state_dict(*encoder)) tensors.emplace_back(name, t.cpu());
+    write_safetensors(staging / "encoder" / "model.safetensors", tensors,
+                      {{"format", "pt"}, {"mdlab_backbone", b->plugin}});
+    try {
+      method->export_model(staging);
+    } catch (const Error& e) {
+      MDLAB_THROW("method '{}' of run {}: {}", m->plugin, run_dir.string(), e.message());
+    }
+    MDLAB_CHECK(fs::exists(staging / "model_index.json"),
+                "method '{}' wrote no model_index.json into the model folder", m->plugin);
+    if (overwrite && fs::exists(out)) fs::remove_all(out);
+    fs::rename(staging, out);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);
+    throw;
+  }
+  return checkpoint;
 }
 
 namespace {

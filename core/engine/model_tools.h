@@ -17,16 +17,27 @@ namespace mdlab {
 size_t export_backbone(const std::filesystem::path& run_dir, const std::filesystem::path& out,
                        const PluginRegistry& registry);
 
+/// `mdlab export-model RUN_DIR --out DIR`: the model a method trains besides its encoder (a
+/// diffusion autoencoder's denoiser) as a model folder, from the run's last checkpoint. Writes
+/// `encoder/` (config.json: backbone plugin, options, channels, image_size, feature_dim, mean,
+/// std; model.safetensors: the method's encoder()) and lets the method write the rest
+/// (Method::export_model). The folder appears whole or not at all (written beside `out`,
+/// then renamed); an existing `out` is an error unless `overwrite`. Returns the checkpoint
+/// folder it read.
+std::filesystem::path export_model(const std::filesystem::path& run_dir,
+                                   const std::filesystem::path& out, const PluginRegistry& registry,
+                                   bool overwrite = false);
+
 /// Arguments of `mdlab embed`.
 struct EmbedRequest {
-  std::filesystem::path experiment;             ///< experiment file ([backbone], [data])
-  std::vector<std::string> sets;                ///< --set overrides
-  std::filesystem::path weights;                ///< backbone weights (safetensors)
-  std::optional<std::filesystem::path> input;   ///< tensor file with `x` [N, C, H, W]
-  std::string split;                            ///< with --data: "train" or "test"
-  std::filesystem::path out;                    ///< output safetensors
-  bool attention = false;                       ///< also write the last block's attention
-  int64_t batch_size = 256;                     ///< images per forward pass
+  std::filesystem::path experiment;            ///< experiment file ([backbone], [data])
+  std::vector<std::string> sets;               ///< --set overrides
+  std::filesystem::path weights;               ///< backbone weights (safetensors)
+  std::optional<std::filesystem::path> input;  ///< tensor file with `x` [N, C, H, W]
+  std::string split;                           ///< with --data: "train" or "test"
+  std::filesystem::path out;                   ///< output safetensors
+  bool attention = false;                      ///< also write the last block's attention
+  int64_t batch_size = 256;                    ///< images per forward pass
 };
 
 /// Writes `features` [N, D] (and `labels` [N] int64 and `keys` [N, L] uint8 NUL-padded when

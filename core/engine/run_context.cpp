@@ -1,5 +1,6 @@
 #include "run_context.h"
 
+#include "plugin_registry.h"
 #include "run_log.h"
 
 #include <fmt/chrono.h>
@@ -66,6 +67,15 @@ void RunContext::metric(std::string_view name, int64_t step, double value) {
 std::shared_ptr<Backbone> RunContext::create_backbone() {
   if (!backbone_factory_) return Context::create_backbone();
   return backbone_factory_();
+}
+
+std::shared_ptr<Backbone> RunContext::create_plugin_backbone(std::string_view plugin,
+                                                             const Options& options) {
+  if (registry_ == nullptr) return Context::create_plugin_backbone(plugin, options);
+  auto backbone = registry_->create_backbone(
+      plugin, registry_->complete_options(MDLAB_PLUGIN_BACKBONE, plugin, options), *this);
+  backbone->to(device_);
+  return backbone;
 }
 
 }  // namespace mdlab

@@ -14,6 +14,7 @@
 
 namespace mdlab {
 
+class PluginRegistry;
 class RunLog;
 
 /// Context of one run (or of a command without a run directory when run_log is null).
@@ -37,6 +38,11 @@ class RunContext final : public Context {
   void set_backbone_factory(std::function<std::shared_ptr<Backbone>()> factory) {
     backbone_factory_ = std::move(factory);
   }
+  /// Builds backbones by plugin name (create_plugin_backbone(plugin, options)) from `registry`,
+  /// which must outlive the context; without one that call throws.
+  void set_registry(const PluginRegistry& registry) { registry_ = &registry; }
+  std::shared_ptr<Backbone> create_plugin_backbone(std::string_view plugin,
+                                                   const Options& options) override;
   /// The collectives of a distributed run (must outlive the context); local by default.
   void set_collectives(Collectives& collectives) { collectives_ = &collectives; }
 
@@ -49,6 +55,7 @@ class RunContext final : public Context {
   LogLevel min_level_;
   std::FILE* log_file_ = nullptr;
   std::function<std::shared_ptr<Backbone>()> backbone_factory_;
+  const PluginRegistry* registry_ = nullptr;
   Collectives* collectives_ = &local_collectives();
   std::mutex mutex_;
 };

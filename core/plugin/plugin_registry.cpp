@@ -3,9 +3,8 @@
 #include <mdlab/error.h>
 #include <mdlab/version.h>
 
-#include <fmt/format.h>
-
 #include <boost/dll/shared_library.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -36,7 +35,9 @@ void keep_loaded_forever(std::shared_ptr<boost::dll::shared_library> library) {
   keep->push_back(std::move(library));
 }
 
-std::string host_torch_version() { return sdk_torch_version(); }
+std::string host_torch_version() {
+  return sdk_torch_version();
+}
 
 fs::path executable_dir() {
   std::error_code ec;
@@ -50,7 +51,11 @@ std::string sniff_file(const fs::path& file) {
   char magic[4] = {};
   in.read(magic, 4);
   if (in.gcount() < 4) return "file is too short to be a shared object";
-  if (std::memcmp(magic, "\x7f" "ELF", 4) != 0) return "file is not an ELF shared object";
+  if (std::memcmp(magic,
+                  "\x7f"
+                  "ELF",
+                  4) != 0)
+    return "file is not an ELF shared object";
   return "";
 }
 
@@ -110,8 +115,8 @@ bool PluginRegistry::load_file(const fs::path& file) {
     library->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
     std::string why = sniff_file(file);
-    refuse(file, fmt::format("cannot load {}: {}{}", file.string(),
-                             why.empty() ? "" : why + "; ", e.what()));
+    refuse(file, fmt::format("cannot load {}: {}{}", file.string(), why.empty() ? "" : why + "; ",
+                             e.what()));
     return false;
   }
 
@@ -259,8 +264,40 @@ std::shared_ptr<Backbone> PluginRegistry::create_backbone(std::string_view name,
   return static_cast<const BackboneFactory*>(p.factory)->create(options, context);
 }
 
-std::shared_ptr<Method> PluginRegistry::create_method(std::string_view name,
-                                                      const Options& options,
+Options PluginRegistry::complete_options(uint32_t kind, std::string_view name,
+                                         const Options& given) const {
+  const auto& p = require(kind, name);
+  const OptionsSchema schema = p.factory->options_schema();
+  Options out = default_options(schema);
+  for (const auto& [key, value] : given.values()) {
+    const OptionSpec* spec = schema.find(key);
+    if (spec == nullptr) {
+      std::string known;
+      for (const auto& n : schema.names()) known += (known.empty() ? "" : ", ") + n;
+      MDLAB_THROW("{} '{}' has no option '{}' (options: {})", plugin_kind_name(kind), name, key,
+                  known);
+    }
+    OptionValue v = value;
+    if (spec->type == OptionType::Float && std::holds_alternative<int64_t>(v)) {
+      v = static_cast<double>(std::get<int64_t>(v));
+    } else if (spec->type == OptionType::FloatList &&
+               std::holds_alternative<std::vector<int64_t>>(v)) {
+      const auto& ints = std::get<std::vector<int64_t>>(v);
+      v = std::vector<double>(ints.begin(), ints.end());
+    }
+    const std::string problem = spec->check(v);
+    MDLAB_CHECK(problem.empty(), "{} '{}' option '{}': {}", plugin_kind_name(kind), name, key,
+                problem);
+    out.set(key, std::move(v));
+  }
+  for (const auto& spec : schema.specs()) {
+    MDLAB_CHECK(out.has(spec.name), "{} '{}': option '{}' is required", plugin_kind_name(kind),
+                name, spec.name);
+  }
+  return out;
+}
+
+std::shared_ptr<Method> PluginRegistry::create_method(std::string_view name, const Options& options,
                                                       Context& context) const {
   const auto& p = require(MDLAB_PLUGIN_METHOD, name);
   return static_cast<const MethodFactory*>(p.factory)->create(options, context);

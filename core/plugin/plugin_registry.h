@@ -29,15 +29,15 @@ namespace mdlab {
 
 /// A plugin that passed the handshake.
 struct LoadedPlugin {
-  std::filesystem::path file;   ///< the shared library
-  uint32_t kind = 0;            ///< mdlab_plugin_kind
-  std::string name;             ///< registry key
-  std::string version;          ///< the plugin's own version
-  std::string summary;          ///< one-line description
-  std::string torch_version;    ///< LibTorch it was built against
-  std::string compiler;         ///< compiler that built it
-  uint32_t abi_major = 0;       ///< SDK ABI major it was built with
-  uint32_t api_minor = 0;       ///< SDK API minor it was built with
+  std::filesystem::path file;              ///< the shared library
+  uint32_t kind = 0;                       ///< mdlab_plugin_kind
+  std::string name;                        ///< registry key
+  std::string version;                     ///< the plugin's own version
+  std::string summary;                     ///< one-line description
+  std::string torch_version;               ///< LibTorch it was built against
+  std::string compiler;                    ///< compiler that built it
+  uint32_t abi_major = 0;                  ///< SDK ABI major it was built with
+  uint32_t api_minor = 0;                  ///< SDK API minor it was built with
   const PluginFactory* factory = nullptr;  ///< factory inside the library (kind-specific type)
   std::shared_ptr<boost::dll::shared_library> library;  ///< keeps the library mapped
 };
@@ -80,6 +80,11 @@ class PluginRegistry {
   /// A new backbone from plugin `name`; throws mdlab::Error when there is none.
   std::shared_ptr<Backbone> create_backbone(std::string_view name, const Options& options,
                                             Context& context) const;
+  /// `given` checked against the options schema of plugin `name` of `kind` (unknown keys,
+  /// types, ranges, choices; integers where floats are declared are converted) with the
+  /// schema's defaults filled in; throws mdlab::Error naming the plugin and the key. For
+  /// options that come from a file other than an experiment (an exported model's config).
+  Options complete_options(uint32_t kind, std::string_view name, const Options& given) const;
   /// A new method from plugin `name`.
   std::shared_ptr<Method> create_method(std::string_view name, const Options& options,
                                         Context& context) const;

@@ -35,6 +35,11 @@ void Method::after_optimizer_step(const StepInfo&) {}
 std::vector<std::pair<std::string, int64_t>> Method::probe_layers() const {
   return {};
 }
+void Method::export_model(const std::filesystem::path&) {
+  MDLAB_THROW(
+      "this method trains only its encoder: there is no model to export (mdlab export-backbone "
+      "writes the encoder)");
+}
 
 Generator::~Generator() = default;
 int64_t Generator::preferred_batch_size() const {
@@ -52,6 +57,9 @@ Collectives& Context::collectives() {
 }
 std::shared_ptr<Backbone> Context::create_backbone() {
   MDLAB_THROW("this context cannot create backbones (it has no experiment [backbone] table)");
+}
+std::shared_ptr<Backbone> Context::create_plugin_backbone(std::string_view plugin, const Options&) {
+  MDLAB_THROW("this context cannot create the backbone '{}' (it has no plugin registry)", plugin);
 }
 
 PluginFactory::~PluginFactory() = default;

@@ -1,8 +1,11 @@
 # Every experiment file shipped under configs/ validates (CUDA-only settings swapped for their
-# CPU equivalents on this CPU build), and the generate files validate as generate files.
+# CPU equivalents on this CPU build), the generate files validate as generate files, and the
+# quickstart workflow validates with every stage file.
 source "$(dirname "$0")/lib.sh"
-n=0
-for f in "$SRC"/configs/quickstart.toml "$SRC"/configs/*/*.toml; do
+expect_status 0 "$MDLAB" validate "$SRC/configs/quickstart.toml"
+expect_text "$WORK/err" "stage mixdiff (run) ok"
+n=1
+for f in "$SRC"/configs/*/*.toml; do
   base=$(basename "$f")
   case "$base" in
     common.toml|resnet.toml) continue ;;  # fragments that others extend

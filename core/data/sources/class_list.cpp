@@ -22,9 +22,22 @@ std::vector<ClassListEntry> read_class_list(const fs::path& file) {
   std::string text;
   for (int line = 1; std::getline(in, text); ++line) {
     if (auto hash = text.find('#'); hash != std::string::npos) text.resize(hash);
-    std::istringstream words(text);
     std::vector<std::string> cols;
-    for (std::string w; words >> w;) cols.push_back(w);
+    if (auto tab = text.find('\t'); tab != std::string::npos) {
+      // "folder<TAB>name": the name may hold spaces ("Ankle boot").
+      auto trim = [](std::string s) {
+        const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+        return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+      };
+      cols = {trim(text.substr(0, tab)), trim(text.substr(tab + 1))};
+      if (cols[0].empty() || cols[1].empty() || cols[0].find(' ') != std::string::npos) {
+        throw DataError(file, fmt::format("class list {} line {}: expected \"folder<TAB>name\"",
+                                          file.string(), line));
+      }
+    } else {
+      std::istringstream words(text);
+      for (std::string w; words >> w;) cols.push_back(w);
+    }
     if (cols.empty()) continue;
     if (cols.size() > 2) {
       throw DataError(file, fmt::format("class list {} line {}: {} columns, expected \"name\" or "

@@ -3,7 +3,8 @@
 //
 // Class-list file: one class per line, either "name" or "folder name" (two columns separated
 // by whitespace: the folder on disk and the class it stands for, e.g. ImageNet-V2's "0" ->
-// "n01440764"). '#' starts a comment; blank lines are skipped. Labels follow the file order.
+// "n01440764"), or "folder<TAB>name" where the name may hold spaces ("Ankle_boot\tAnkle boot").
+// '#' starts a comment; blank lines are skipped. Labels follow the file order.
 #pragma once
 
 #include <cstdint>

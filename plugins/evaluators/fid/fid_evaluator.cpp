@@ -56,6 +56,7 @@ FidEvaluator::FidEvaluator(const Options& options, Context& context)
     : real_(options.get_string("real")),
       synthetic_(options.get_string("synthetic")),
       diversity_embedding_(options.get_string("diversity_embedding")),
+      features_(options.get_string("features")),
       max_images_(options.get_int("max_images")),
       batch_size_(options.get_int("batch_size")) {
   MDLAB_CHECK(max_images_ >= 0, "fid: max_images = {} is negative", max_images_);
@@ -65,8 +66,13 @@ FidEvaluator::FidEvaluator(const Options& options, Context& context)
               diversity_embedding_);
   inception_ = InceptionV3(context.generator("fid/inception"));
   const std::string& weights = options.get_string("weights");
-  random_weights_ = weights.empty();
-  if (random_weights_) {
+  random_weights_ = weights.empty() && features_ == "inception";
+  if (features_ == "encoder") {
+    MDLAB_CHECK(weights.empty(),
+                "fid: weights = \"{}\" is an Inception file, unused with "
+                "features = \"encoder\"",
+                weights);
+  } else if (random_weights_) {
     context.log(LogLevel::Warning,
                 "fid: no Inception weights given (weights = \"\"): the network is random, so "
                 "its FID values are not comparable with published numbers (use the FID "
@@ -93,6 +99,11 @@ OptionsSchema FidEvaluator::options_schema() {
   s.add_string("diversity_embedding", "inception",
                "Embedding of the diversity columns: Inception pool3 features, or the features "
                "of the encoder under evaluation")
+      .one_of({"inception", "encoder"});
+  s.add_string("features", "inception",
+               "Feature space of the Frechet distance: pytorch-fid's Inception pool3, or the "
+               "features of the encoder under evaluation (a domain FID, such as one in the "
+               "space of a classifier trained on the dataset, as small-image studies use)")
       .one_of({"inception", "encoder"});
   return s;
 }
@@ -159,10 +170,25 @@ EvalResult FidEvaluator::evaluate(Backbone&, EvalData& data, Context& context) {
   images_to_use(*real_stream, real_);
   auto synthetic_stream = data.open(synthetic_);
   images_to_use(*synthetic_stream, synthetic_);
-  SplitStats real = scan(*real_stream, data.normalization(real_), real_, context);
-  real_stream.reset();
-  SplitStats synthetic =
-      scan(*synthetic_stream, data.normalization(synthetic_), synthetic_, context);
+  SplitStats real, synthetic;
+  if (features_ == "encoder") {
+    // The encoder's cached features of each split (the first max_images rows).
+    auto encoded = [&](const std::string& split, SplitStats& stats) {
+      auto f = data.features(split).features;
+      if (max_images_ > 0) f = f.slice(0, 0, max_images_);
+      stats.moments.add(f.to(torch::kDouble));
+      if (diversity_embedding_ == "inception") stats.diversity.add(f);
+      stats.images = f.size(0);
+    };
+    real_stream.reset();
+    synthetic_stream.reset();
+    encoded(real_, real);
+    encoded(synthetic_, synthetic);
+  } else {
+    real = scan(*real_stream, data.normalization(real_), real_, context);
+    real_stream.reset();
+    synthetic = scan(*synthetic_stream, data.normalization(synthetic_), synthetic_, context);
+  }
   const double fid = frechet_distance(real.moments, synthetic.moments);
 
   auto diversity = [&](SplitStats& stats, const std::string& split) {
@@ -186,10 +212,10 @@ EvalResult FidEvaluator::evaluate(Backbone&, EvalData& data, Context& context) {
                    static_cast<double>(synthetic.images)}};
   if (random_weights_) table.notes = {kRandomWeightsNote};
   context.log(LogLevel::Info,
-              fmt::format("fid: {} vs {}: FID {:.4f} ({} and {} images), diversity {:.4f} and "
-                          "{:.4f} ({} embedding)",
-                          real_, synthetic_, fid, real.images, synthetic.images, diversity_real,
-                          diversity_synthetic, diversity_embedding_));
+              fmt::format("fid: {} vs {}: FID {:.4f} ({} features; {} and {} images), diversity "
+                          "{:.4f} and {:.4f} ({} embedding)",
+                          real_, synthetic_, fid, features_, real.images, synthetic.images,
+                          diversity_real, diversity_synthetic, diversity_embedding_));
   EvalResult result;
   result.tables.push_back(std::move(table));
   return result;

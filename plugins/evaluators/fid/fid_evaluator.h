@@ -11,7 +11,10 @@
 //                        of the encoder under evaluation (diversity_embedding = "encoder")
 //   images_real          number of images used from each split (max_images: the first ones)
 //   images_synthetic
-// With random Inception weights (weights = "") the row carries a note saying so.
+// With random Inception weights (weights = "") the row carries a note saying so. With
+// features = "encoder" the distance is taken between the encoder's features of the two splits
+// instead (a domain FID; the diversity columns follow diversity_embedding as before, the
+// encoder's features standing in for Inception's).
 #pragma once
 
 #include "inception_v3.h"
@@ -47,7 +50,7 @@ class FidEvaluator final : public Evaluator {
   SplitStats scan(BatchStream& stream, const Normalization& norm, const std::string& split,
                   Context& context);
 
-  std::string real_, synthetic_, diversity_embedding_;
+  std::string real_, synthetic_, diversity_embedding_, features_;
   int64_t max_images_, batch_size_;
   bool random_weights_;
   InceptionV3 inception_{nullptr};

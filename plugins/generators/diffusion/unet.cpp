@@ -34,9 +34,9 @@ std::vector<int64_t> per_block(const JsonConfig& config, std::string_view key, s
 
 // Keys whose non-default values select features this implementation does not have.
 void reject_unsupported(const JsonConfig& config) {
-  auto must_be_null = {"class_embed_type",     "addition_embed_type",   "encoder_hid_dim",
-                       "encoder_hid_dim_type", "time_cond_proj_dim",    "num_class_embeds",
-                       "timestep_post_act",    "time_embedding_act_fn", "cross_attention_norm"};
+  auto must_be_null = {"addition_embed_type",   "encoder_hid_dim",     "encoder_hid_dim_type",
+                       "time_cond_proj_dim",    "num_class_embeds",    "timestep_post_act",
+                       "time_embedding_act_fn", "cross_attention_norm"};
   for (const char* key : must_be_null) {
     if (config.has(key))
       config.fail(key, "= " + config.raw(key).dump() + " is not supported (null only)");
@@ -59,6 +59,14 @@ void reject_unsupported(const JsonConfig& config) {
   };
   expect_int("conv_in_kernel", 3);
   expect_int("conv_out_kernel", 3);
+  if (config.get<bool>("class_embeddings_concat", false)) {
+    config.fail("class_embeddings_concat", "= true is not supported");
+  }
+  if (config.has("class_embed_type") &&
+      config.require<std::string>("class_embed_type") != "projection") {
+    config.fail("class_embed_type", "= " + config.raw("class_embed_type").dump() +
+                                        " is not supported (null or \"projection\")");
+  }
   if (config.get<bool>("dual_cross_attention", false)) {
     config.fail("dual_cross_attention", "= true is not supported");
   }
@@ -227,6 +235,14 @@ UNetConfig::UNetConfig(const JsonConfig& config) {
   flip_sin_to_cos = config.get<bool>("flip_sin_to_cos", flip_sin_to_cos);
   freq_shift = config.get<double>("freq_shift", freq_shift);
   center_input_sample = config.get<bool>("center_input_sample", center_input_sample);
+  class_embed_type = config.get<std::string>("class_embed_type", "");
+  if (!class_embed_type.empty()) {
+    projection_class_embeddings_input_dim =
+        config.require<int64_t>("projection_class_embeddings_input_dim");
+    if (projection_class_embeddings_input_dim <= 0) {
+      config.fail("projection_class_embeddings_input_dim", "must be positive");
+    }
+  }
 
   const size_t blocks = down_block_types.size();
   for (const auto& type : down_block_types) {
@@ -284,6 +300,13 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   auto time_embedding = register_module("time_embedding", std::make_shared<torch::nn::Module>());
   time_linear_1 = time_embedding->register_module("linear_1", torch::nn::Linear(c0, temb));
   time_linear_2 = time_embedding->register_module("linear_2", torch::nn::Linear(temb, temb));
+  if (c.class_embed_type == "projection") {
+    auto class_embedding =
+        register_module("class_embedding", std::make_shared<torch::nn::Module>());
+    class_linear_1 = class_embedding->register_module(
+        "linear_1", torch::nn::Linear(c.projection_class_embeddings_input_dim, temb));
+    class_linear_2 = class_embedding->register_module("linear_2", torch::nn::Linear(temb, temb));
+  }
 
   down_blocks = register_module("down_blocks", torch::nn::ModuleList());
   int64_t channels = c0;
@@ -317,7 +340,7 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& sample, const torch::Tensor& timesteps,
-                                const torch::Tensor& context) {
+                                const torch::Tensor& context, const torch::Tensor& class_labels) {
   MDLAB_CHECK(sample.dim() == 4 && sample.size(1) == config_.in_channels,
               "UNet: sample must be [N, {}, h, w], got {}", config_.in_channels, sample.sizes());
   MDLAB_CHECK(context.dim() == 3 && context.size(0) == sample.size(0),
@@ -329,6 +352,18 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& sample, const torch::Tensor
   auto features = timestep_features(t, config_.block_out_channels.front(), config_.flip_sin_to_cos,
                                     config_.freq_shift);
   auto temb = time_linear_2(F::silu(time_linear_1(features.to(dtype))));
+  if (class_linear_1) {
+    MDLAB_CHECK(class_labels.defined() && class_labels.dim() == 2 &&
+                    class_labels.size(0) == sample.size(0) &&
+                    class_labels.size(1) == config_.projection_class_embeddings_input_dim,
+                "UNet: class_labels must be [N={}, {}] (class_embed_type \"projection\"), got {}",
+                sample.size(0), config_.projection_class_embeddings_input_dim,
+                class_labels.defined() ? c10::str(class_labels.sizes()) : "none");
+    temb = temb + class_linear_2(F::silu(class_linear_1(class_labels.to(dtype))));
+  } else {
+    MDLAB_CHECK(!class_labels.defined(),
+                "UNet: class_labels given to a UNet without class_embed_type");
+  }
 
   auto x = sample.to(dtype);
   if (config_.center_input_sample) x = 2 * x - 1.0;
@@ -343,6 +378,39 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& sample, const torch::Tensor
     x = block->as<UpBlockImpl>()->forward(x, temb, ctx, skips);
   }
   return conv_out(F::silu(conv_norm_out(x)));
+}
+
+Json unet_config_json(const UNetConfig& c) {
+  Json j = {{"_class_name", "UNet2DConditionModel"},
+            {"in_channels", c.in_channels},
+            {"out_channels", c.out_channels},
+            {"sample_size", c.sample_size},
+            {"down_block_types", c.down_block_types},
+            {"mid_block_type", c.mid_block_type},
+            {"up_block_types", c.up_block_types},
+            {"block_out_channels", c.block_out_channels},
+            {"layers_per_block", c.layers_per_block},
+            {"downsample_padding", c.downsample_padding},
+            {"mid_block_scale_factor", c.mid_block_scale_factor},
+            {"norm_num_groups", c.norm_num_groups},
+            {"norm_eps", c.norm_eps},
+            {"cross_attention_dim", c.cross_attention_dim},
+            // The head count under SD 1.x's name: diffusers refuses num_attention_heads.
+            {"attention_head_dim", c.heads},
+            {"transformer_layers_per_block", c.transformer_layers},
+            {"use_linear_projection", c.use_linear_projection},
+            {"upcast_attention", c.upcast_attention},
+            {"flip_sin_to_cos", c.flip_sin_to_cos},
+            {"freq_shift", c.freq_shift},
+            {"center_input_sample", c.center_input_sample},
+            {"act_fn", "silu"}};
+  if (!c.class_embed_type.empty()) {
+    j["class_embed_type"] = c.class_embed_type;
+    j["projection_class_embeddings_input_dim"] = c.projection_class_embeddings_input_dim;
+  } else {
+    j["class_embed_type"] = nullptr;
+  }
+  return j;
 }
 
 UNet load_unet(const std::filesystem::path& dir, torch::Device device, torch::ScalarType dtype) {

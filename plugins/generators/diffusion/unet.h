@@ -3,8 +3,10 @@
 //
 // Layout: sample [N, in_channels, h, w] latents (h, w any size; SD uses image size / 8),
 // timesteps [N] (or one value for all), encoder_hidden_states [N, L, cross_attention_dim]
-// (image variations: L = 1, the CLIP image embedding) -> [N, out_channels, h, w], the
-// prediction (noise for epsilon-prediction models).
+// (image variations: L = 1, the CLIP image embedding), and with class_embed_type "projection"
+// class_labels [N, projection_class_embeddings_input_dim] float (a diffusion autoencoder's
+// semantic code) -> [N, out_channels, h, w], the prediction (noise for epsilon-prediction
+// models).
 #pragma once
 
 #include "model_folder.h"
@@ -44,6 +46,10 @@ struct UNetConfig {
   bool flip_sin_to_cos = true;               ///< timestep features: cos first
   double freq_shift = 0.0;                   ///< timestep features: frequency shift
   bool center_input_sample = false;          ///< maps sample x to 2x - 1 first
+  /// "" (none) or "projection": class_labels through linear, SiLU, linear, added to the time
+  /// embedding (diffusers' TimestepEmbedding under `class_embedding`).
+  std::string class_embed_type;
+  int64_t projection_class_embeddings_input_dim = 0;  ///< class_labels width ("projection")
 
   /// Defaults of diffusers' UNet2DConditionModel.
   UNetConfig() = default;
@@ -56,9 +62,10 @@ class UNetImpl : public torch::nn::Module {
  public:
   /// The network of `config`, randomly initialised (load weights with load_unet).
   explicit UNetImpl(const UNetConfig& config);
-  /// The prediction for `sample` at `timesteps` given `context` (see the header comment).
+  /// The prediction for `sample` at `timesteps` given `context` and, for class_embed_type
+  /// "projection", `class_labels` (see the header comment).
   torch::Tensor forward(const torch::Tensor& sample, const torch::Tensor& timesteps,
-                        const torch::Tensor& context);
+                        const torch::Tensor& context, const torch::Tensor& class_labels = {});
   /// The config it was built from.
   const UNetConfig& config() const { return config_; }
 
@@ -66,11 +73,15 @@ class UNetImpl : public torch::nn::Module {
   UNetConfig config_;
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   torch::nn::Linear time_linear_1{nullptr}, time_linear_2{nullptr};
+  torch::nn::Linear class_linear_1{nullptr}, class_linear_2{nullptr};
   torch::nn::ModuleList down_blocks{nullptr}, up_blocks{nullptr};
   std::shared_ptr<torch::nn::Module> mid_block;
   torch::nn::GroupNorm conv_norm_out{nullptr};
 };
 TORCH_MODULE(UNet);
+
+/// The config.json diffusers writes for `config` (every key this implementation reads).
+Json unet_config_json(const UNetConfig& config);
 
 /// The UNet of component folder `dir` (config.json + weights) in `dtype` on `device`.
 UNet load_unet(const std::filesystem::path& dir, torch::Device device, torch::ScalarType dtype);

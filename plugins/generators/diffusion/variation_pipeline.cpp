@@ -23,33 +23,6 @@ void check_folder_class(const ModelFolder& folder) {
 
 }  // namespace
 
-torch::ScalarType parse_dtype(const std::string& name) {
-  if (name == "fp32" || name == "float32") return torch::kFloat;
-  if (name == "fp16" || name == "float16") return torch::kHalf;
-  if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
-  MDLAB_THROW("unknown dtype \"{}\" (fp32, fp16 or bf16)", name);
-}
-
-BatchNoise::BatchNoise(const NoiseSource& source, int64_t n) : stream_(source.stream), n_(n) {
-  if (stream_) return;
-  MDLAB_CHECK(static_cast<int64_t>(source.seeds.size()) == n,
-              "{} noise seeds for a batch of {} images", source.seeds.size(), n);
-  per_image_.reserve(source.seeds.size());
-  for (uint64_t seed : source.seeds) per_image_.push_back(make_cpu_generator(seed));
-}
-
-torch::Tensor BatchNoise::draw(torch::IntArrayRef shape) {
-  MDLAB_CHECK(!shape.empty() && shape[0] == n_, "noise of shape {} for a batch of {}", shape, n_);
-  const auto options = torch::TensorOptions().dtype(torch::kFloat);
-  if (stream_) return torch::randn(shape, *stream_, options);
-  std::vector<int64_t> one(shape.begin(), shape.end());
-  one[0] = 1;
-  std::vector<torch::Tensor> rows;
-  rows.reserve(per_image_.size());
-  for (auto& generator : per_image_) rows.push_back(torch::randn(one, generator, options));
-  return torch::cat(rows, 0);
-}
-
 VariationPipeline::VariationPipeline(const std::filesystem::path& root,
                                      const VariationSettings& settings)
     : settings_(settings) {
@@ -114,40 +87,12 @@ torch::Tensor VariationPipeline::initial_latents(int64_t n, BatchNoise& noise) {
 torch::Tensor VariationPipeline::denoise(const torch::Tensor& embeddings, torch::Tensor latents,
                                          BatchNoise& noise,
                                          const std::function<void(const StepRecord&)>& observe) {
-  torch::NoGradGuard no_grad;
-  const bool guidance = settings_.guidance_scale > 1.0;
   auto context = embeddings.to(settings_.device, settings_.dtype);
-  // Classifier-free guidance: this model's unconditional input is the zero embedding;
-  // the batch order is [uncond, cond] as in diffusers.
-  if (guidance) context = torch::cat({torch::zeros_like(context), context});
-  latents = latents.to(settings_.device, torch::kFloat);
-  scheduler_->set_timesteps(settings_.steps);
-  const auto& timesteps = scheduler_->timesteps();
-  // The per-image generators live on the CPU (the same draws on every device). On CUDA the
-  // draw goes through page-locked memory and an asynchronous copy: a plain copy from pageable
-  // memory would make the host wait for the queued UNet kernels at every step (DDIM, eta > 0).
-  const bool cuda = settings_.device.is_cuda();
-  const NoiseFn step_noise = [&](torch::IntArrayRef shape) {
-    auto drawn = noise.draw(shape);
-    return cuda ? drawn.pin_memory().to(settings_.device, /*non_blocking=*/true)
-                : drawn.to(settings_.device);
-  };
-  for (size_t i = 0; i < timesteps.size(); ++i) {
-    auto input = guidance ? torch::cat({latents, latents}) : latents;
-    input = scheduler_->scale_model_input(input, i);
-    auto t = torch::full({input.size(0)}, timesteps[i],
-                         torch::TensorOptions().dtype(torch::kFloat).device(settings_.device));
-    auto output = unet_->forward(input.to(settings_.dtype), t, context).to(torch::kFloat);
-    torch::Tensor prediction = output;
-    if (guidance) {
-      auto halves = output.chunk(2);
-      prediction = halves[0] + settings_.guidance_scale * (halves[1] - halves[0]);
-    }
-    auto next = scheduler_->step(prediction, i, latents, step_noise);
-    if (observe) observe(StepRecord{i, timesteps[i], input, prediction, output, next});
-    latents = next;
-  }
-  return latents;
+  // This model's unconditional input is the zero image embedding.
+  const Conditioning cond{context, {}}, uncond{torch::zeros_like(context), {}};
+  const SamplingSettings run{settings_.guidance_scale, settings_.steps, settings_.dtype,
+                             settings_.device};
+  return guided_denoise(*unet_, *scheduler_, cond, uncond, std::move(latents), noise, run, observe);
 }
 
 torch::Tensor VariationPipeline::decode(const torch::Tensor& latents) {

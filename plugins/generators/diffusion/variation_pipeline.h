@@ -10,6 +10,7 @@
 
 #include "clip_preprocess.h"
 #include "clip_vision.h"
+#include "guided_sampling.h"
 #include "scheduler.h"
 #include "unet.h"
 #include "vae.h"
@@ -37,32 +38,6 @@ struct VariationSettings {
   torch::ScalarType dtype = torch::kFloat;  ///< weights and activations (VAE: see force_upcast)
   torch::Device device = torch::kCPU;       ///< where the networks run
   PreprocessMode preprocess = PreprocessMode::feature_extractor;  ///< CLIP input preparation
-};
-
-/// What the loop did at one step (for parity tests and debugging).
-struct StepRecord {
-  size_t index;               ///< step number in loop order
-  double timestep;            ///< the UNet's timestep
-  torch::Tensor unet_input;   ///< after scale_model_input ([2N] with guidance: uncond, cond)
-  torch::Tensor noise_pred;   ///< the guided prediction passed to the scheduler
-  torch::Tensor unet_output;  ///< the raw UNet output ([2N] with guidance)
-  torch::Tensor latents_out;  ///< the scheduler's prev_sample
-};
-
-/// The random numbers of one batch: one CPU generator per image (seeded from its seed) or the
-/// caller's shared stream. Draws are fp32 on the CPU, like diffusers' randn_tensor with a CPU
-/// generator, and move to the device afterwards.
-class BatchNoise {
- public:
-  /// For a batch of `n` images.
-  BatchNoise(const NoiseSource& source, int64_t n);
-  /// Standard normal noise of `shape` ([n, ...]): image i's rows from image i's generator.
-  torch::Tensor draw(torch::IntArrayRef shape);
-
- private:
-  std::vector<at::Generator> per_image_;
-  std::optional<at::Generator> stream_;
-  int64_t n_;
 };
 
 /// The loaded pipeline. Not thread-safe (the scheduler keeps state during a batch).
@@ -106,8 +81,5 @@ class VariationPipeline {
   Vae vae_{nullptr};
   std::unique_ptr<Scheduler> scheduler_;
 };
-
-/// The dtype named `name` ("fp32" | "fp16" | "bf16"); throws otherwise.
-torch::ScalarType parse_dtype(const std::string& name);
 
 }  // namespace mdlab::diffusion

@@ -1,5 +1,6 @@
 // The generator plugin "sd_variations": diffusers' StableDiffusionImageVariationPipeline run
 // natively (CLIP image embedding -> UNet denoising with classifier-free guidance -> VAE).
+#include "sampler_options.h"
 #include "variation_pipeline.h"
 
 #include <mdlab/context.h>
@@ -18,17 +19,16 @@ class SdVariations final : public Generator {
  public:
   SdVariations(const Options& options, Context& context)
       : batch_size_(options.get_int("batch_size")) {
+    const SamplerOptions sampler = read_sampler_options(options, context);
     VariationSettings s;
-    s.guidance_scale = options.get_float("guidance_scale");
-    s.steps = options.get_int("steps");
-    const auto scheduler = options.get_string("scheduler");
-    s.scheduler = scheduler == "model" ? "" : scheduler;
-    s.eta = options.get_float("eta");
+    s.guidance_scale = sampler.guidance_scale;
+    s.steps = sampler.steps;
+    s.scheduler = sampler.scheduler;
+    s.eta = sampler.eta;
     s.height = options.get_int("height");
     s.width = options.get_int("width");
-    s.dtype = parse_dtype(options.get_string("dtype"));
-    const auto device = options.get_string("device");
-    s.device = device.empty() ? context.device() : torch::Device(device);
+    s.dtype = sampler.dtype;
+    s.device = sampler.device;
     s.preprocess = options.get_string("preprocess") == "squash" ? PreprocessMode::squash
                                                                 : PreprocessMode::feature_extractor;
     const std::string model = options.get_string("model");
@@ -49,28 +49,15 @@ class SdVariations final : public Generator {
     s.add_required("model", OptionType::String,
                    "Diffusers folder of the model (model_index.json, unet/, vae/, image_encoder/, "
                    "scheduler/, feature_extractor/; safetensors weights)");
-    s.add_float("guidance_scale", 3.0,
-                "Classifier-free guidance scale (the unconditional input is the zero image "
-                "embedding); <= 1 turns guidance off")
-        .at_least(0.0);
-    s.add_int("steps", 50, "Denoising steps").range(1, 1000);
-    s.add_string("scheduler", "model",
-                 "Sampler: the folder's scheduler_config.json class, or PNDM (PLMS), DDIM, "
-                 "Euler with the folder's noise schedule")
-        .one_of({"model", "pndm", "ddim", "euler"});
-    s.add_float("eta", 0.0, "DDIM eta (0: deterministic DDIM)").range(0.0, 1.0);
+    add_sampler_options(s, {3.0, 50, "model", 4, "the zero image embedding"});
     s.add_int("height", 512, "Output height in pixels (multiple of 8; 0: the model's size)")
         .at_least(0);
     s.add_int("width", 512, "Output width in pixels (multiple of 8; 0: the model's size)")
         .at_least(0);
-    s.add_string("dtype", "fp32", "Weights and activations (fp16 needs CUDA)")
-        .one_of({"fp32", "fp16", "bf16"});
-    s.add_int("batch_size", 4, "Images denoised together").at_least(1);
     s.add_string("preprocess", "feature_extractor",
                  "CLIP input: the pipeline's feature extractor (shortest side to 224, PIL "
                  "bicubic, centre crop) or the model card's squash to 224x224 (no antialias)")
         .one_of({"feature_extractor", "squash"});
-    s.add_string("device", "", "Device of the networks (\"\": the file's `device`)");
     return s;
   }
 

@@ -19,6 +19,7 @@ namespace mdlab {
 
 class Backbone;
 class Collectives;
+class Options;
 
 /// Severity of a log message.
 enum class LogLevel : uint32_t { Debug = 0, Info = 1, Warning = 2, Error = 3 };
@@ -59,6 +60,13 @@ class MDLAB_SDK_API Context {
   /// initial weights (DINO's teacher, BYOL's target network). The default throws
   /// mdlab::Error: contexts without an experiment cannot build one.
   virtual std::shared_ptr<Backbone> create_backbone();
+  /// A new backbone of plugin `plugin` on device() with its own initial weights, configured
+  /// by `options` as its experiment table would be: the host checks each value against the
+  /// plugin's schema (unknown keys, types, ranges) and fills in the defaults. For plugins that
+  /// rebuild a saved encoder (a generator's semantic encoder). The default throws
+  /// mdlab::Error: contexts without a plugin registry cannot build one.
+  virtual std::shared_ptr<Backbone> create_plugin_backbone(std::string_view plugin,
+                                                           const Options& options);
 };
 
 /// 64-bit seed derived from a parent seed and a stream name (SplitMix64 over FNV-1a);

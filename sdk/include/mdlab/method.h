@@ -13,6 +13,7 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -84,6 +85,12 @@ class MDLAB_SDK_API Method : public torch::nn::Module {
   /// Layers besides the encoder that online probes may read, as (name, width), name in
   /// [a-z0-9_]; compute_loss fills LossOutput::probe_features with them. Default: none.
   virtual std::vector<std::pair<std::string, int64_t>> probe_layers() const;
+  /// Writes the model this method trains besides the encoder (a generator's denoiser, its
+  /// noise schedule, `model_index.json`) into the folder `dir`, for `mdlab export-model`.
+  /// The host has created `dir` and written the encoder to `dir/encoder/` (config.json with
+  /// the backbone plugin, its options and the input preprocessing; model.safetensors).
+  /// The default throws mdlab::Error: most methods train only their encoder.
+  virtual void export_model(const std::filesystem::path& dir);
 };
 
 }  // namespace mdlab

@@ -13,7 +13,7 @@
 #include <string>
 
 /// SDK ABI major version (see the rule above).
-#define MDLAB_SDK_ABI_MAJOR 4
+#define MDLAB_SDK_ABI_MAJOR 5
 /// SDK API minor version (see the rule above).
 #define MDLAB_SDK_API_MINOR 0
 /// mdlab release version, as in the top-level CMake project.

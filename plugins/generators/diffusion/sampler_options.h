@@ -1,0 +1,41 @@
+// The sampling options every image-variation generator plugin accepts (guidance, steps,
+// scheduler, eta, dtype, batch size, device), declared and read in one place so the plugins
+// agree on names, ranges and meaning.
+#pragma once
+
+#include <mdlab/context.h>
+#include <mdlab/options.h>
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace mdlab::diffusion {
+
+/// A plugin's defaults and wording for the shared options.
+struct SamplerDefaults {
+  double guidance_scale = 3.0;      ///< classifier-free guidance
+  int64_t steps = 50;               ///< denoising steps
+  std::string scheduler = "model";  ///< "model" (the folder's) | "pndm" | "ddim" | "euler"
+  int64_t batch_size = 4;           ///< images denoised together
+  std::string unconditional;        ///< what the unconditional input is, for the docs
+};
+
+/// The shared options as read from a plugin's table.
+struct SamplerOptions {
+  double guidance_scale = 1.0;              ///< <= 1: off
+  int64_t steps = 50;                       ///< denoising steps
+  std::string scheduler;                    ///< "" = the folder's; "pndm" | "ddim" | "euler"
+  double eta = 0.0;                         ///< DDIM's eta
+  torch::ScalarType dtype = torch::kFloat;  ///< networks' dtype
+  torch::Device device = torch::kCPU;       ///< where the networks run
+  int64_t batch_size = 1;                   ///< preferred batch
+};
+
+/// Declares guidance_scale, steps, scheduler, eta, dtype, batch_size and device in `schema`.
+void add_sampler_options(OptionsSchema& schema, const SamplerDefaults& defaults);
+
+/// Reads the options add_sampler_options declared (device "" = the context's).
+SamplerOptions read_sampler_options(const Options& options, const Context& context);
+
+}  // namespace mdlab::diffusion
