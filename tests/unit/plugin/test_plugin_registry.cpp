@@ -184,6 +184,32 @@ TEST_CASE("creating from an unknown plugin lists those available") {
                         Catch::Contains("available: test-good"));
 }
 
+TEST_CASE("options from outside an experiment file are checked and completed") {
+  mdlab::PluginRegistry registry;
+  registry.load_directories({MDLAB_GOOD_TEST_PLUGIN_DIR});
+  const auto schema = registry.find(MDLAB_PLUGIN_EVALUATOR, "test-good")->factory->options_schema();
+  REQUIRE_FALSE(schema.specs().empty());
+  // Nothing given: the defaults.
+  const auto defaults = registry.complete_options(MDLAB_PLUGIN_EVALUATOR, "test-good", {});
+  const bool same_as_defaults = defaults.values() == mdlab::default_options(schema).values();
+  CHECK(same_as_defaults);
+  // An unknown key is named with the known ones.
+  mdlab::Options unknown;
+  unknown.set("no_such_option", int64_t{1});
+  CHECK_THROWS_WITH(registry.complete_options(MDLAB_PLUGIN_EVALUATOR, "test-good", unknown),
+                    Catch::Contains("has no option 'no_such_option'") &&
+                        Catch::Contains(schema.specs().front().name));
+  // A value of the wrong type is refused naming the key.
+  const auto& first = schema.specs().front();
+  mdlab::Options wrong;
+  wrong.set(first.name, first.type == mdlab::OptionType::String ? mdlab::OptionValue{true}
+                                                                : mdlab::OptionValue{"text"});
+  CHECK_THROWS_WITH(registry.complete_options(MDLAB_PLUGIN_EVALUATOR, "test-good", wrong),
+                    Catch::Contains("option '" + first.name + "'"));
+  CHECK_THROWS_WITH(registry.complete_options(MDLAB_PLUGIN_BACKBONE, "test-good", {}),
+                    Catch::Contains("no backbone plugin named 'test-good'"));
+}
+
 TEST_CASE("libraries stay loaded after the registry is gone") {
   std::shared_ptr<mdlab::Evaluator> evaluator;
   NullContext context;

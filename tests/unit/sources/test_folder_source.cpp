@@ -55,7 +55,6 @@ std::vector<int64_t> labels_of(const DataSource& s) {
   return labels;
 }
 
-
 template <class F>
 std::string error_of(F&& f) {
   try {
@@ -210,6 +209,17 @@ TEST_CASE("folder source: class lists and train_classes") {
       CHECK(one->classes() == Strings{"7", "0"});
       CHECK(keys_of(*one) == Strings{"7/d", "0/a"});
       CHECK(labels_of(*one) == Labels{0, 1});
+    }
+    SECTION("folder<TAB>name: names with spaces") {
+      write_text(root / "tab.txt", "1\tn0144 3537 two words\n0 \t  spaced name \n");
+      req.class_list = root / "tab.txt";
+      auto tab = open_folder(root, "v2", req);
+      CHECK(tab->classes() == Strings{"n0144 3537 two words", "spaced name"});
+      CHECK(labels_of(*tab) == Labels{0, 0, 1});
+      write_text(root / "badtab.txt", "0 x\tname\n");
+      req.class_list = root / "badtab.txt";
+      CHECK_THAT(data_error([&] { open_folder(root, "v2", req); }, root / "badtab.txt"),
+                 Catch::Contains("folder<TAB>name"));
     }
     SECTION("a listed folder that does not exist") {
       write_text(root / "more.txt", "0 n01440764\n5 n01484850\n");
