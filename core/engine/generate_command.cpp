@@ -102,19 +102,24 @@ std::string class_list_text(const std::vector<std::string>& classes) {
   return text;
 }
 
-// Mean absolute difference in [0, 1] units between two uint8 [3, H, W] images, `b` resized
-// (bilinear, antialiased) to the size of `a` first when they differ.
-double mean_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  auto fb = b.to(torch::kFloat).unsqueeze(0);
-  if (fb.size(2) != a.size(1) || fb.size(3) != a.size(2)) {
-    fb =
-        torch::nn::functional::interpolate(fb, torch::nn::functional::InterpolateFuncOptions()
-                                                   .size(std::vector<int64_t>{a.size(1), a.size(2)})
-                                                   .mode(torch::kBilinear)
-                                                   .align_corners(false)
-                                                   .antialias(true));
+// `image` (uint8 [3, h, w]) as float [3, H, W] of `like`'s size (bilinear, antialiased).
+torch::Tensor resized_like(const torch::Tensor& image, const torch::Tensor& like) {
+  namespace F = torch::nn::functional;
+  auto f = image.to(torch::kFloat).unsqueeze(0);
+  if (f.size(2) != like.size(1) || f.size(3) != like.size(2)) {
+    f = F::interpolate(f, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{like.size(1), like.size(2)})
+                              .mode(torch::kBilinear)
+                              .align_corners(false)
+                              .antialias(true));
   }
-  return (a.to(torch::kFloat) - fb.squeeze(0)).abs().mean().item<double>() / 255.0;
+  return f.squeeze(0);
+}
+
+// Mean absolute difference in [0, 1] units between two uint8 [3, H, W] images, `b` resized
+// to the size of `a` first when they differ.
+double mean_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat) - resized_like(b, a)).abs().mean().item<double>() / 255.0;
 }
 
 // uint8 [3, H, W] RGB of a decoded sample (grey images repeated, as PIL's convert("RGB")).
@@ -142,6 +147,37 @@ void write_output(const fs::path& file, const torch::Tensor& chw, const std::str
     write_file_atomic(file,
                       std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
+}
+
+// The first kSampleRows sources made in a run, each beside its variations, for samples.png.
+constexpr size_t kSampleRows = 8;
+struct SampleRow {
+  std::string key;
+  torch::Tensor source;                // uint8 [3, H, W] at the outputs' size
+  std::vector<torch::Tensor> outputs;  // by variation
+};
+
+// One PNG: a row per source, the source then its variations, 2-pixel white gutters.
+void write_sample_grid(const fs::path& file, const std::vector<SampleRow>& rows,
+                       int64_t variations) {
+  if (rows.empty()) return;
+  const int64_t h = rows.front().source.size(1), w = rows.front().source.size(2), gap = 2;
+  const int64_t cols = 1 + variations;
+  auto grid =
+      torch::full({3, static_cast<int64_t>(rows.size()) * (h + gap) - gap, cols * (w + gap) - gap},
+                  255, torch::kUInt8);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    auto place = [&](const torch::Tensor& image, int64_t c) {
+      grid.slice(1, static_cast<int64_t>(r) * (h + gap), static_cast<int64_t>(r) * (h + gap) + h)
+          .slice(2, c * (w + gap), c * (w + gap) + w)
+          .copy_(image);
+    };
+    place(rows[r].source, 0);
+    for (size_t v = 0; v < rows[r].outputs.size(); ++v) {
+      if (rows[r].outputs[v].defined()) place(rows[r].outputs[v], static_cast<int64_t>(v) + 1);
+    }
+  }
+  write_output(file, grid, "png", 0);
 }
 
 std::string manifest_text(const std::vector<ManifestRow>& rows) {
@@ -352,6 +388,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
     double l1_source_sum = 0, l1_variation_sum = 0;
     int64_t l1_source_n = 0, l1_variation_n = 0;
     std::map<std::string, torch::Tensor> first_variation;
+    std::vector<SampleRow> samples;
 
     progress.begin("generate", to_make);
     const auto start = std::chrono::steady_clock::now();
@@ -402,6 +439,18 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
         const auto output = outputs[static_cast<int64_t>(m)].cpu();
         write_output(job.file, output, format, quality);
         const double l1 = mean_abs_diff(output, images[m]);
+        {
+          const std::string& key = job.source->key(job.index);
+          auto row = std::find_if(samples.begin(), samples.end(),
+                                  [&](const SampleRow& r) { return r.key == key; });
+          if (row == samples.end() && samples.size() < kSampleRows) {
+            samples.push_back(
+                {key, resized_like(images[m], output).round().clamp(0, 255).to(torch::kUInt8),
+                 std::vector<torch::Tensor>(static_cast<size_t>(variations))});
+            row = samples.end() - 1;
+          }
+          if (row != samples.end()) row->outputs[static_cast<size_t>(job.variation)] = output;
+        }
         l1_source_sum += l1;
         ++l1_source_n;
         if (variations > 1) {
@@ -436,6 +485,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
     run_log.set_meta("generate/seconds", fmt::format("{:.3f}", seconds));
     run_log.set_meta("generate/images_per_s",
                      fmt::format("{:.4g}", seconds > 0 ? generated / seconds : 0.0));
+    write_sample_grid(run_dir / "samples.png", samples, variations);
     std::string distances;
     if (l1_source_n > 0) {
       const double mean = l1_source_sum / static_cast<double>(l1_source_n);

@@ -82,10 +82,12 @@ batch_size = 8
 splits = ["test"]
 variations = 2
 EOF2
-expect_status 0 "$MDLAB" generate "$WORK/gen.toml" --out "$WORK/gen1"
+expect_status 0 "$MDLAB" generate "$WORK/gen.toml" --out "$WORK/gen1" --run-dir "$WORK/gen1log"
+expect_text "$WORK/err" "mean |output - source|"
+expect_text "$WORK/gen1log/manifest.tsv" "l1_to_source"
 N=$(find "$WORK/gen1" -name '*.png' | wc -l)
 [ "$N" = 60 ] || fail "expected 60 variations (30 test images x 2), got $N"
-"$PY" - "$WORK/gen1" <<'PY'
+"$PY" - "$WORK/gen1" "$WORK/gen1log/samples.png" <<'PY'
 import sys, glob
 import numpy as np
 from PIL import Image
@@ -96,6 +98,9 @@ assert all((x[..., 0] == x[..., 2]).all() for x in a), "gray model, RGB channels
 v0 = [np.asarray(Image.open(f)) for f in files if f.endswith("_v0.png")]
 v1 = [np.asarray(Image.open(f)) for f in files if f.endswith("_v1.png")]
 assert any((x != y).any() for x, y in zip(v0, v1)), "the two variations are identical"
+# samples.png: 8 sources, each beside its 2 variations, 28 px tiles with 2 px gutters.
+grid = np.asarray(Image.open(sys.argv[2]).convert("RGB"))
+assert grid.shape == (8 * 30 - 2, 3 * 30 - 2, 3), grid.shape
 print("ok", len(files))
 PY
 # The same set again, and in two shards: identical files.
