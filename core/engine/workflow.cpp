@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <regex>
 #include <set>
+#include <span>
 
 namespace fs = std::filesystem;
 
@@ -242,7 +243,7 @@ Workflow parse_workflow(const fs::path& file) {
 }
 
 // `text` with every {name} of an earlier stage replaced by its output path.
-std::string expand(const std::string& text, const std::vector<Stage>& earlier,
+std::string expand(const std::string& text, std::span<const Stage> earlier,
                    const std::set<std::string>& all, const toml::source_region& where,
                    const std::string& key, std::vector<ConfigIssue>& issues) {
   static const std::regex placeholder(R"(\{([a-z0-9_]+)\})");
@@ -276,7 +277,7 @@ void resolve(Workflow& w, const fs::path& dir, const PluginRegistry& registry) {
   std::vector<ConfigIssue> issues;
   for (size_t i = 0; i < w.stages.size(); ++i) {
     Stage& st = w.stages[i];
-    const std::vector<Stage> earlier(w.stages.begin(), w.stages.begin() + static_cast<long>(i));
+    const std::span<const Stage> earlier(w.stages.data(), i);
     for (size_t k = 0; k < st.sets.size(); ++k) {
       st.resolved_sets.push_back(expand(st.sets[k], earlier, all, st.set_where[k],
                                         fmt::format("stage[{}].set", i), issues));
