@@ -92,7 +92,15 @@ bool parse(const std::vector<std::string>& args, const std::string& usage,
 
 PluginRegistry load_plugins(const std::vector<std::string>& extra, bool report_problems) {
   std::vector<fs::path> dirs;
-  for (const auto& p : extra) dirs.emplace_back(p);
+  for (const auto& p : extra) {
+    // A mistyped --plugin-path would otherwise run with the built-in plugins only, unnoticed.
+    std::error_code ec;
+    if (!fs::is_directory(p, ec)) {
+      throw UsageError(fmt::format("--plugin-path {}: {}", p,
+                                   fs::exists(p, ec) ? "is not a directory" : "no such directory"));
+    }
+    dirs.emplace_back(p);
+  }
   PluginRegistry registry;
   registry.load_directories(default_plugin_dirs(dirs));
   if (report_problems) {

@@ -1,5 +1,6 @@
 #include "experiment_file.h"
 
+#include "toml_limits.h"
 #include "toml_util.h"
 
 #include <fmt/format.h>
@@ -97,8 +98,24 @@ std::optional<toml::table> Loader::load(const fs::path& file,
                      fs::exists(file, ec) ? "cannot be read" : "does not exist");
     return std::nullopt;
   }
+  // Devices and pipes (/dev/zero) and huge files would be read until memory runs out.
+  if (!fs::is_regular_file(file, ec)) {
+    add_read_problem(file, included_from, "is not a regular file");
+    return std::nullopt;
+  }
+  if (const auto bytes = fs::file_size(file, ec); !ec && bytes > kMaxExperimentFileBytes) {
+    add_read_problem(file, included_from,
+                     fmt::format("has {} bytes; experiment files are at most {} bytes (is this "
+                                 "the right file?)",
+                                 bytes, kMaxExperimentFileBytes));
+    return std::nullopt;
+  }
   std::ostringstream text;
   text << in.rdbuf();
+  if (auto limit = check_toml_limits(text.str())) {
+    issues.push_back({file.string(), limit->line, limit->column, "", limit->message});
+    return std::nullopt;
+  }
 
   toml::table table;
   try {
@@ -166,6 +183,42 @@ toml::table parse_value_at(std::string_view text, size_t offset, const std::stri
   return toml::parse(doc, std::string(source));
 }
 
+/// The offset of the first byte of `s` that is not part of a well-formed UTF-8 sequence
+/// (overlong forms, surrogates and code points above U+10FFFF included), or nullopt.
+std::optional<size_t> first_invalid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07u;
+    } else {
+      return i;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0u) != 0x80u) return i;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    const uint32_t min_cp = n == 1 ? 0x80u : n == 2 ? 0x800u : 0x10000u;
+    if (cp < min_cp || cp > 0x10ffffu || (cp >= 0xd800u && cp <= 0xdfffu)) return i;
+    i += n + 1;
+  }
+  return std::nullopt;
+}
+
 std::string trimmed(std::string_view s) {
   size_t b = s.find_first_not_of(" \t");
   if (b == std::string_view::npos) return "";
@@ -173,13 +226,36 @@ std::string trimmed(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+/// `s` with every byte that is not well-formed UTF-8 written as \xNN, for messages.
+std::string escape_invalid_utf8(std::string_view s) {
+  std::string out;
+  while (auto bad = first_invalid_utf8(s)) {
+    out.append(s.substr(0, *bad));
+    out += fmt::format("\\x{:02x}", static_cast<unsigned char>(s[*bad]));
+    s.remove_prefix(*bad + 1);
+  }
+  out.append(s);
+  return out;
+}
+
 void apply_override(toml::table& config, const std::string& arg, std::vector<ConfigIssue>& issues) {
-  const std::string source = "--set " + arg;
+  const std::string shown = escape_invalid_utf8(arg);
+  const std::string source = "--set " + shown;
   auto fail = [&](size_t column, std::string key, std::string_view problem) {
     issues.push_back({source, 1, static_cast<int64_t>(column), std::move(key),
-                      fmt::format("malformed --set '{}': {}", arg, problem)});
+                      fmt::format("malformed --set '{}': {}", shown, problem)});
   };
 
+  if (auto bad = first_invalid_utf8(arg)) {
+    // The text goes into messages, TOML and run logs: it must be UTF-8 throughout.
+    const size_t eq_at = arg.find('=');
+    const std::string key_part =
+        eq_at != std::string::npos && eq_at < *bad ? trimmed(arg.substr(0, eq_at)) : "";
+    return fail(*bad + 1, key_part,
+                fmt::format("byte {} (0x{:02x}) is not valid UTF-8{}", *bad + 1,
+                            static_cast<unsigned char>(arg[*bad]),
+                            key_part.empty() ? "" : " in the value of '" + key_part + "'"));
+  }
   size_t eq = arg.find('=');
   if (eq == std::string::npos) return fail(1, "", "expected KEY=VALUE");
   const std::string key = trimmed(std::string_view(arg).substr(0, eq));
@@ -196,6 +272,9 @@ void apply_override(toml::table& config, const std::string& arg, std::vector<Con
     size_t lead = raw.find_first_not_of(" \t");
     if (name.empty()) return fail(start + 1, key, fmt::format("empty part in key '{}'", key));
     segments.emplace_back(name, start + lead + 1);
+    if (segments.size() > static_cast<size_t>(kMaxTomlKeyParts)) {
+      return fail(1, "", fmt::format("a key of more than {} dotted parts", kMaxTomlKeyParts));
+    }
     if (dot == eq) break;
     start = dot + 1;
   }
@@ -210,6 +289,9 @@ void apply_override(toml::table& config, const std::string& arg, std::vector<Con
   size_t problem_column = offset + 1;
   if (value.find_first_of("\r\n") != std::string::npos) {
     problem = "line breaks are not allowed in the value";
+  } else if (auto limit = check_toml_limits(value)) {
+    return fail(offset + static_cast<size_t>(limit->column), key,
+                fmt::format("cannot read the value: {}", limit->message));
   } else {
     try {
       toml::table parsed = parse_value_at(value, offset, source);

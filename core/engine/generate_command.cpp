@@ -122,6 +122,11 @@ double mean_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat) - resized_like(b, a)).abs().mean().item<double>() / 255.0;
 }
 
+// True when every value of `image` is the same.
+bool is_flat(const torch::Tensor& image) {
+  return image.numel() > 0 && (image.max() == image.min()).item<bool>();
+}
+
 // uint8 [3, H, W] RGB of a decoded sample (grey images repeated, as PIL's convert("RGB")).
 torch::Tensor to_chw(const ImageU8& image) {
   auto hwc = torch::from_blob(const_cast<uint8_t*>(image.data.data()),
@@ -183,7 +188,8 @@ void write_sample_grid(const fs::path& file, const std::vector<SampleRow>& rows,
 std::string manifest_text(const std::vector<ManifestRow>& rows) {
   std::string text = "key\tvariation\tseed\tfile\tstatus\tl1_to_source\n";
   for (const auto& r : rows) {
-    text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\n", r.key, r.variation, r.seed, r.file, r.status,
+    text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\n", tsv_field(r.key), r.variation, r.seed,
+                        tsv_field(r.file), r.status,
                         r.l1_to_source >= 0 ? fmt::format("{:.6f}", r.l1_to_source) : "");
   }
   return text;
@@ -191,11 +197,30 @@ std::string manifest_text(const std::vector<ManifestRow>& rows) {
 
 }  // namespace
 
+// A TSV field with backslash, tab, line feed and carriage return written as \\, \t, \n, \r
+// (the "linear TSV" convention): a file name holding a tab or a newline would otherwise add
+// columns or rows to the manifest.
+std::string tsv_field(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 Shard parse_shard(const std::string& text) {
-  static const std::regex pattern(R"((\d+)/(\d+))");
+  static const std::regex pattern(R"((\d{1,9})/(\d{1,9}))");
   std::smatch m;
-  MDLAB_CHECK(std::regex_match(text, m, pattern), "--shard takes i/n (e.g. 0/4), got \"{}\"", text);
-  Shard shard{std::stoll(m[1]), std::stoll(m[2])};
+  MDLAB_CHECK(std::regex_match(text, m, pattern),
+              "--shard takes i/n with numbers below 10^9 (e.g. 0/4), got \"{}\"", text);
+  Shard shard{std::stoll(m[1]), std::stoll(m[2])};  // at most 9 digits: no overflow
   MDLAB_CHECK(shard.count >= 1 && shard.index < shard.count,
               "--shard {}: the index must be in [0, n) and n >= 1", text);
   return shard;
@@ -437,6 +462,17 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
         if (!work.missing[i - work.begin]) continue;
         const Job& job = jobs[i];
         const auto output = outputs[static_cast<int64_t>(m)].cpu();
+        // A model with a degenerate config or weights (VAE scaling_factor 0, NaN latents
+        // clamped to 0) returns flat images; writing them would record garbage as generated.
+        if (is_flat(output) && !is_flat(images[m])) {
+          MDLAB_THROW(
+              "generator '{}' returned a flat image (every pixel {}) for '{}' variation "
+              "{} from a source that is not flat: the model is degenerate (check its "
+              "config, e.g. the VAE's scaling_factor and the scheduler's betas, and its "
+              "weights); stopped before writing it",
+              generator_section->plugin, output.flatten()[0].item<int>(),
+              job.source->key(job.index), job.variation);
+        }
         write_output(job.file, output, format, quality);
         const double l1 = mean_abs_diff(output, images[m]);
         {

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mdlab {
@@ -31,6 +32,10 @@ struct Shard {
 
 /// Parses "i/n"; throws mdlab::Error for anything else.
 Shard parse_shard(const std::string& text);
+
+/// `text` as one field of manifest.tsv: backslash, tab, line feed and carriage return written
+/// as \\, \t, \n, \r.
+std::string tsv_field(std::string_view text);
 
 /// Arguments of `mdlab generate`.
 struct GenerateRequest {

@@ -8,6 +8,7 @@
 #include "progress.h"
 #include "run_context.h"
 #include "run_log.h"
+#include "run_log_reader.h"
 #include "run_provenance.h"
 #include "signals.h"
 #include "trainer.h"
@@ -21,7 +22,10 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -66,6 +70,27 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   MDLAB_CHECK(resuming || !fs::exists(*run_dir / "run.h5"),
               "{} already holds a run; pass --resume to continue it or choose another --out",
               run_dir->string());
+  if (resuming) {
+    // Checked before the run log is touched: a resume that cannot continue where the run
+    // stopped fails here and changes nothing.
+    std::optional<int64_t> recorded;
+    const auto previous = read_run_log(*run_dir / "run.h5");
+    if (auto it = previous.meta.find("checkpoint_step"); it != previous.meta.end()) {
+      int64_t step = -1;
+      const auto [end, ec] =
+          std::from_chars(it->second.data(), it->second.data() + it->second.size(), step);
+      MDLAB_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && step >= 0,
+                  "{}: meta checkpoint_step = \"{}\" is not a step number",
+                  (*run_dir / "run.h5").string(), it->second);
+      recorded = step;
+    }
+    if (!resume_checkpoint(*run_dir / "checkpoints", recorded)) {
+      std::fprintf(stderr,
+                   "mdlab: warning: %s completed no checkpoint before it stopped: training "
+                   "restarts at step 0 (the points it logged are dropped)\n",
+                   run_dir->string().c_str());
+    }
+  }
   fs::create_directories(*run_dir);
   if (!resuming) write_file_atomic(*run_dir / "config.toml", exp.text);
 

@@ -61,11 +61,66 @@ TrainSettings train_settings_from(const Options& o) {
 }
 
 fs::path latest_checkpoint(const fs::path& checkpoints) {
-  std::ifstream in(checkpoints / "latest");
-  std::string name;
-  if (!(in >> name)) return {};
-  fs::path dir = checkpoints / name;
-  return fs::exists(dir / "state.toml") ? dir : fs::path();
+  const fs::path pointer = checkpoints / "latest";
+  std::error_code ec;
+  if (!fs::exists(pointer, ec)) return {};
+  std::ifstream in(pointer, std::ios::binary);
+  std::string text(64, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  // Only a step folder of this run: a pointer to anything else ("../../..") was followed, and
+  // the checkpoints written after it overwrote what it pointed at.
+  const bool step_name =
+      text.size() == 14 && text.starts_with("step-") &&
+      std::all_of(text.begin() + 5, text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  MDLAB_CHECK(step_name,
+              "{} does not name a checkpoint folder of this run (expected step-NNNNNNNNN, got {} "
+              "bytes{}): the run's checkpoints are damaged; restore the file from a backup or "
+              "write the name of an intact step folder into it",
+              pointer.string(), text.size(),
+              text.size() <= 40 && std::all_of(text.begin(), text.end(),
+                                               [](char c) { return c >= ' ' && c <= '~'; })
+                  ? fmt::format(" \"{}\"", text)
+                  : "");
+  const fs::path dir = checkpoints / text;
+  for (const char* file :
+       {"state.toml", "state.safetensors", "model.safetensors", "optimizer.pt"}) {
+    MDLAB_CHECK(fs::is_regular_file(dir / file, ec),
+                "{} names {}, which {}: the checkpoint is damaged or was removed", pointer.string(),
+                dir.string(),
+                fs::is_directory(dir, ec) ? fmt::format("lacks {}", file) : "does not exist");
+  }
+  return dir;
+}
+
+std::optional<fs::path> resume_checkpoint(const fs::path& checkpoints,
+                                          std::optional<int64_t> recorded_step) {
+  const fs::path dir = latest_checkpoint(checkpoints);
+  std::error_code ec;
+  if (dir.empty()) {
+    MDLAB_CHECK(!recorded_step,
+                "the run log records a checkpoint at step {} but {} is missing: refusing to "
+                "train again from step 0 over the run (restore the checkpoints folder, or "
+                "start a new run)",
+                recorded_step.value_or(0), (checkpoints / "latest").string());
+    if (fs::is_directory(checkpoints, ec)) {
+      for (const auto& entry : fs::directory_iterator(checkpoints, ec)) {
+        const std::string name = entry.path().filename().string();
+        MDLAB_CHECK(!name.starts_with("step-") || name.ends_with(".tmp"),
+                    "{} holds {} but no `latest` pointer: refusing to train again from step 0 "
+                    "(write the name of the newest intact step folder into {})",
+                    checkpoints.string(), name, (checkpoints / "latest").string());
+      }
+    }
+    return std::nullopt;
+  }
+  const int64_t step = std::stoll(dir.filename().string().substr(5));
+  MDLAB_CHECK(!recorded_step || step >= *recorded_step,
+              "{} points at step {} but the run log records a later checkpoint at step {}: "
+              "refusing to rewind the run (restore the newer checkpoint folder)",
+              (checkpoints / "latest").string(), step, *recorded_step);
+  return dir;
 }
 
 double warmup_cosine(int64_t step, int64_t total, int64_t warmup, double base, double floor) {
@@ -181,6 +236,11 @@ std::string toml_float_text(double v) {
   return text;
 }
 
+// The first line of `text` (LibTorch's messages go on with C++ frames).
+std::string first_line(std::string_view text) {
+  return std::string(text.substr(0, text.find('\n')));
+}
+
 std::string checkpoint_name(int64_t step) {
   return fmt::format("step-{:09d}", step);
 }
@@ -262,30 +322,51 @@ bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
                      torch::optim::Optimizer* probe_opt) {
   const fs::path dir = latest_checkpoint(root);
   if (dir.empty()) return false;
-  load_state_dict(method, read_safetensors(dir / "model.safetensors").tensors, LoadOptions{});
-  torch::load(opt, (dir / "optimizer.pt").string());
-  if (probe && fs::exists(dir / "probe.safetensors")) {
-    load_state_dict(*probe, read_safetensors(dir / "probe.safetensors").tensors, LoadOptions{});
-    torch::load(*probe_opt, (dir / "probe_optimizer.pt").string());
-  }
-  auto toml = toml::parse_file((dir / "state.toml").string());
-  pos.epoch = toml["epoch"].value_or(int64_t{0});
-  pos.batch = toml["batch"].value_or(int64_t{0});
-  pos.step = toml["step"].value_or(int64_t{0});
-  pos.validated = toml["validated"].value_or(false);
-  pos.window = toml["window"].value_or(int64_t{0});
-  pos.loss_scale = toml["loss_scale"].value_or(65536.0);
-  pos.scale_tracker = toml["scale_tracker"].value_or(int64_t{0});
-  auto state = read_safetensors(dir / "state.safetensors");
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state.at("torch_cpu_rng").clone());
-  pos.sums.clear();
-  if (auto* names = toml["window_metrics"].as_array()) {
-    for (const auto& n : *names) {
-      const std::string metric = n.value_or(std::string());
-      pos.sums.emplace_back(metric, state.at("window/" + metric).clone().to(device));
+  try {
+    load_state_dict(method, read_safetensors(dir / "model.safetensors").tensors, LoadOptions{});
+    torch::load(opt, (dir / "optimizer.pt").string());
+    if (probe) {
+      // A probe silently re-initialised would report accuracies of another training.
+      MDLAB_CHECK(
+          fs::exists(dir / "probe.safetensors"),
+          "{} has no probe.safetensors, but this run trains an online probe: the checkpoint "
+          "was written with train.online_probe = false (resume with --set "
+          "train.online_probe=false)",
+          dir.string());
+      load_state_dict(*probe, read_safetensors(dir / "probe.safetensors").tensors, LoadOptions{});
+      torch::load(*probe_opt, (dir / "probe_optimizer.pt").string());
     }
+    auto toml = toml::parse_file((dir / "state.toml").string());
+    pos.epoch = toml["epoch"].value_or(int64_t{0});
+    pos.batch = toml["batch"].value_or(int64_t{0});
+    pos.step = toml["step"].value_or(int64_t{-1});
+    const int64_t named = std::stoll(dir.filename().string().substr(5));
+    MDLAB_CHECK(pos.step == named && pos.epoch >= 0 && pos.batch >= 0,
+                "{}: step = {} (epoch {}, batch {}) does not match the folder's step {}",
+                (dir / "state.toml").string(), pos.step, pos.epoch, pos.batch, named);
+    pos.validated = toml["validated"].value_or(false);
+    pos.window = toml["window"].value_or(int64_t{0});
+    pos.loss_scale = toml["loss_scale"].value_or(65536.0);
+    pos.scale_tracker = toml["scale_tracker"].value_or(int64_t{0});
+    auto state = read_safetensors(dir / "state.safetensors");
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state.at("torch_cpu_rng").clone());
+    pos.sums.clear();
+    if (auto* names = toml["window_metrics"].as_array()) {
+      for (const auto& n : *names) {
+        const std::string metric = n.value_or(std::string());
+        pos.sums.emplace_back(metric, state.at("window/" + metric).clone().to(device));
+      }
+    }
+  } catch (const Error& e) {
+    MDLAB_THROW("cannot resume from {}: {}", dir.string(), e.message());
+  } catch (const std::exception& e) {
+    // LibTorch's archive reader and toml++ name neither the checkpoint nor the file.
+    MDLAB_THROW(
+        "cannot resume from {}: a file of the checkpoint is damaged or truncated "
+        "(optimizer.pt, probe_optimizer.pt or state.toml): {}",
+        dir.string(), first_line(e.what()));
   }
   return true;
 }
@@ -361,6 +442,10 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
     // What the interrupted process logged after its checkpoint is recomputed identically.
     s.run_log.truncate_metrics_after(pos.step);
     s.run_log.set_meta("resumed_from_step", std::to_string(pos.step));
+  } else {
+    // A run resumed before its first checkpoint restarts at step 0: the points the killed
+    // process logged are dropped, not kept beside the new ones.
+    s.run_log.truncate_metrics_after(-1);
   }
   const int64_t warmup = static_cast<int64_t>(std::llround(cfg.warmup_epochs * s.steps_per_epoch));
   // The run log is flushed first: every point up to the checkpoint's step is then on disk,
@@ -372,6 +457,8 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
     s.run_log.flush();
     save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last, s.probes,
                     s.probe_optimizer.get());
+    // A resume then knows a checkpoint existed, and refuses to retrain if it has gone.
+    s.run_log.set_meta("checkpoint_step", std::to_string(pos.step));
   };
   auto stop = [&](TrainOutcome::Status status, std::string reason) {
     s.context.progress().end();

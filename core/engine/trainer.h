@@ -24,6 +24,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mdlab {
@@ -93,8 +94,18 @@ class Trainer {
 };
 
 /// The newest checkpoint folder under `checkpoints` (named by its `latest` file), or an
-/// empty path when there is none.
+/// empty path when there is no `latest`. Throws mdlab::Error naming the file when `latest`
+/// names anything but a step folder of `checkpoints` (step-NNNNNNNNN) or that folder lacks a
+/// file of a checkpoint.
 std::filesystem::path latest_checkpoint(const std::filesystem::path& checkpoints);
+
+/// Where a resumed run continues: latest_checkpoint(checkpoints), or nullopt when the run
+/// never completed a checkpoint (it then restarts at step 0). `recorded_step` is the last
+/// checkpoint the run log records (its meta `checkpoint_step`). Throws, so that nothing is
+/// retrained over, when the log records a checkpoint that `latest` no longer names, when step
+/// folders exist without `latest`, or when `latest` points before the recorded step.
+std::optional<std::filesystem::path> resume_checkpoint(const std::filesystem::path& checkpoints,
+                                                       std::optional<int64_t> recorded_step);
 
 /// Learning rate at `step` of `total` with `warmup` warm-up steps: linear from 0 to
 /// `base`, then cosine to `floor`.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <elf.h>
 #include <fstream>
 #include <mutex>
 #include <unistd.h>
@@ -45,17 +46,59 @@ fs::path executable_dir() {
   return ec ? fs::path() : exe.parent_path();
 }
 
-// A short explanation of why dlopen failed, for files that are not shared objects at all.
-std::string sniff_file(const fs::path& file) {
+// Why `file` cannot be a loadable shared object of this machine, or "" when its ELF headers
+// are sound. Checked before dlopen: a file cut short (an interrupted copy) would otherwise be
+// mapped, and the first touch of a segment past its end kills the process with SIGBUS.
+std::string elf_problem(const fs::path& file) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) return "cannot read its size: " + ec.message();
   std::ifstream in(file, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
+  Elf64_Ehdr header{};
+  in.read(reinterpret_cast<char*>(&header), sizeof header);
   if (in.gcount() < 4) return "file is too short to be a shared object";
-  if (std::memcmp(magic,
-                  "\x7f"
-                  "ELF",
-                  4) != 0)
-    return "file is not an ELF shared object";
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) return "file is not an ELF shared object";
+  if (static_cast<size_t>(in.gcount()) < sizeof header)
+    return fmt::format("truncated ELF file ({} bytes, shorter than its header)", size);
+  if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_ident[EI_DATA] != ELFDATA2LSB)
+    return "not a 64-bit little-endian ELF file";
+#if defined(__x86_64__)
+  constexpr uint16_t kMachine = EM_X86_64;
+#elif defined(__aarch64__)
+  constexpr uint16_t kMachine = EM_AARCH64;
+#else
+  constexpr uint16_t kMachine = 0;
+#endif
+  if (kMachine != 0 && header.e_machine != kMachine)
+    return fmt::format("built for another machine (ELF e_machine {}, this one {})",
+                       header.e_machine, kMachine);
+  if (header.e_type != ET_DYN) return "an ELF file but not a shared object";
+  auto past_end = [&](uint64_t offset, uint64_t bytes) {
+    return offset > size || bytes > size - offset;
+  };
+  if (header.e_phentsize != sizeof(Elf64_Phdr) ||
+      past_end(header.e_phoff, uint64_t{header.e_phnum} * sizeof(Elf64_Phdr)))
+    return fmt::format(
+        "truncated or damaged ELF file ({} bytes): the program headers lie past "
+        "its end",
+        size);
+  if (header.e_shnum != 0 &&
+      past_end(header.e_shoff, uint64_t{header.e_shnum} * header.e_shentsize))
+    return fmt::format(
+        "truncated ELF file ({} bytes): the section headers lie past its end "
+        "(an interrupted copy? copy or rebuild it again)",
+        size);
+  in.seekg(static_cast<std::streamoff>(header.e_phoff));
+  for (uint16_t i = 0; i < header.e_phnum; ++i) {
+    Elf64_Phdr segment{};
+    in.read(reinterpret_cast<char*>(&segment), sizeof segment);
+    if (!in) return fmt::format("truncated ELF file ({} bytes)", size);
+    if (segment.p_type == PT_LOAD && past_end(segment.p_offset, segment.p_filesz))
+      return fmt::format(
+          "truncated ELF file ({} bytes; a loadable segment ends at byte {}): an "
+          "interrupted copy? copy or rebuild it again",
+          size, segment.p_offset + segment.p_filesz);
+  }
   return "";
 }
 
@@ -109,14 +152,16 @@ bool PluginRegistry::load_file(const fs::path& file) {
     return true;  // the same file reached through two search entries
   seen_files_.push_back(canonical);
 
+  if (std::string why = elf_problem(file); !why.empty()) {
+    refuse(file, fmt::format("cannot load {}: {}", file.string(), why));
+    return false;
+  }
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
     // RTLD_NOW: unresolved symbols surface here, as a refusal, not later as a crash.
     library->load(file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    std::string why = sniff_file(file);
-    refuse(file, fmt::format("cannot load {}: {}{}", file.string(), why.empty() ? "" : why + "; ",
-                             e.what()));
+    refuse(file, fmt::format("cannot load {}: {}", file.string(), e.what()));
     return false;
   }
 

@@ -105,7 +105,15 @@ void read_tables(hid_t root, const fs::path& file, RunLogContents& out) {
   H5Handle group;
   for (const auto& rel : datasets_below(root, "eval", file, out, group)) {
     const size_t slash = rel.rfind('/');
-    if (slash == std::string::npos) continue;  // not below an evaluator: not ours
+    if (slash == std::string::npos) {
+      // Tables live at /eval/<evaluator>/<table>; say so rather than drop it unseen.
+      out.problems.push_back(
+          fmt::format("/eval/{}: a dataset directly below /eval, not a "
+                      "table of an evaluator (/eval/<evaluator>/<table>); "
+                      "not shown",
+                      rel));
+      continue;
+    }
     read_object(file, out, [&] {
       const std::string object = "/eval/" + rel;
       const std::string what = "read table " + object;
@@ -257,8 +265,13 @@ std::string render_config(const std::string& text) {
     if (const auto* table = node->as_table()) {
       lines.add_row({section, plugin_line(*table)});
     } else if (const auto* array = node->as_array()) {
-      for (const auto& element : *array)
-        if (const auto* table = element.as_table()) lines.add_row({section, plugin_line(*table)});
+      for (const auto& element : *array) {
+        const auto* table = element.as_table();
+        lines.add_row({section, table ? plugin_line(*table)
+                                      : fmt::format("(not a table: {})", inline_toml(element))});
+      }
+    } else {
+      lines.add_row({section, fmt::format("(not a table: {})", inline_toml(*node))});
     }
   }
   if (lines.size() == 0) return "  (no experiment, seed, device or plugin sections)\n";

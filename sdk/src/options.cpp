@@ -70,9 +70,12 @@ std::string option_value_to_toml(const OptionValue& value) {
           for (size_t i = 0; i < v.size(); ++i) {
             if (i) out += ", ";
             using E = typename T::value_type;
-            if constexpr (std::is_same_v<E, int64_t>) out += std::to_string(v[i]);
-            else if constexpr (std::is_same_v<E, double>) out += toml_float(v[i]);
-            else out += toml_string(v[i]);
+            if constexpr (std::is_same_v<E, int64_t>)
+              out += std::to_string(v[i]);
+            else if constexpr (std::is_same_v<E, double>)
+              out += toml_float(v[i]);
+            else
+              out += toml_string(v[i]);
           }
           return out + "]";
         }
@@ -120,13 +123,26 @@ std::string OptionSpec::check(const OptionValue& value) const {
     return fmt::format("expected {}, got {}", option_type_name(type),
                        option_type_name(option_value_type(value)));
   }
-  auto out_of_range = [&](double x) {
-    return (min && x < *min) || (max && x > *max);
-  };
+  auto out_of_range = [&](double x) { return (min && x < *min) || (max && x > *max); };
   std::string problem;
   std::visit(
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
+        // NaN compares false with every bound, so it would pass any range; infinities are
+        // never a meaningful setting (no option means "unbounded" by inf).
+        if constexpr (std::is_same_v<T, double>) {
+          if (!std::isfinite(v)) {
+            problem = fmt::format("value {} is not a finite number", v);
+            return;
+          }
+        } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+          for (double x : v) {
+            if (!std::isfinite(x)) {
+              problem = fmt::format("item {} is not a finite number", x);
+              return;
+            }
+          }
+        }
         if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) {
           if (out_of_range(static_cast<double>(v)))
             problem = fmt::format("value {} is out of range: must be {}", v, constraint_text());
@@ -134,8 +150,8 @@ std::string OptionSpec::check(const OptionValue& value) const {
                              std::is_same_v<T, std::vector<double>>) {
           for (auto x : v) {
             if (out_of_range(static_cast<double>(x))) {
-              problem = fmt::format("item {} is out of range: items must be {}", x,
-                                    constraint_text());
+              problem =
+                  fmt::format("item {} is out of range: items must be {}", x, constraint_text());
               break;
             }
           }
@@ -160,31 +176,57 @@ OptionSpec& OptionsSchema::add(OptionSpec spec) {
 }
 
 OptionSpec& OptionsSchema::add_bool(std::string name, bool d, std::string doc) {
-  return add({std::move(name), OptionType::Bool, OptionValue{d}, false, {}, {}, {}, std::move(doc)});
+  return add(
+      {std::move(name), OptionType::Bool, OptionValue{d}, false, {}, {}, {}, std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_int(std::string name, int64_t d, std::string doc) {
   return add({std::move(name), OptionType::Int, OptionValue{d}, false, {}, {}, {}, std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_float(std::string name, double d, std::string doc) {
-  return add({std::move(name), OptionType::Float, OptionValue{d}, false, {}, {}, {}, std::move(doc)});
+  return add(
+      {std::move(name), OptionType::Float, OptionValue{d}, false, {}, {}, {}, std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_string(std::string name, std::string d, std::string doc) {
-  return add({std::move(name), OptionType::String, OptionValue{std::move(d)}, false, {}, {}, {},
+  return add({std::move(name),
+              OptionType::String,
+              OptionValue{std::move(d)},
+              false,
+              {},
+              {},
+              {},
               std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_int_list(std::string name, std::vector<int64_t> d, std::string doc) {
-  return add({std::move(name), OptionType::IntList, OptionValue{std::move(d)}, false, {}, {}, {},
+  return add({std::move(name),
+              OptionType::IntList,
+              OptionValue{std::move(d)},
+              false,
+              {},
+              {},
+              {},
               std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_float_list(std::string name, std::vector<double> d,
                                           std::string doc) {
-  return add({std::move(name), OptionType::FloatList, OptionValue{std::move(d)}, false, {}, {}, {},
+  return add({std::move(name),
+              OptionType::FloatList,
+              OptionValue{std::move(d)},
+              false,
+              {},
+              {},
+              {},
               std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_string_list(std::string name, std::vector<std::string> d,
                                            std::string doc) {
-  return add({std::move(name), OptionType::StringList, OptionValue{std::move(d)}, false, {}, {},
-              {}, std::move(doc)});
+  return add({std::move(name),
+              OptionType::StringList,
+              OptionValue{std::move(d)},
+              false,
+              {},
+              {},
+              {},
+              std::move(doc)});
 }
 OptionSpec& OptionsSchema::add_required(std::string name, OptionType type, std::string doc) {
   return add({std::move(name), type, std::nullopt, true, {}, {}, {}, std::move(doc)});
@@ -205,7 +247,9 @@ std::vector<std::string> OptionsSchema::names() const {
   return out;
 }
 
-bool Options::has(std::string_view name) const { return values_.find(name) != values_.end(); }
+bool Options::has(std::string_view name) const {
+  return values_.find(name) != values_.end();
+}
 
 void Options::set(std::string name, OptionValue value) {
   values_.insert_or_assign(std::move(name), std::move(value));
@@ -219,7 +263,9 @@ const OptionValue& Options::at(std::string_view name, OptionType type) const {
   return it->second;
 }
 
-bool Options::get_bool(std::string_view n) const { return std::get<bool>(at(n, OptionType::Bool)); }
+bool Options::get_bool(std::string_view n) const {
+  return std::get<bool>(at(n, OptionType::Bool));
+}
 int64_t Options::get_int(std::string_view n) const {
   return std::get<int64_t>(at(n, OptionType::Int));
 }

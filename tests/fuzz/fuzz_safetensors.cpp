@@ -1,6 +1,6 @@
 // libFuzzer harness for the SDK's safetensors reader: any byte string must either load (and
 // every tensor's bytes must lie inside the mapping) or raise mdlab::Error — never crash, hang
-// or read out of bounds. Built and run by scripts/fuzz-safetensors.sh (clang, ASan, UBSan);
+// or read out of bounds. Built and run by `scripts/fuzz.sh safetensors` (clang, ASan, UBSan);
 // tests/unit/safetensors replays corpus/safetensors/ in every test run.
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>

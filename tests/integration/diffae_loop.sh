@@ -119,6 +119,31 @@ expect_status 1 "$MDLAB" generate "$WORK/gen.toml" --out "$WORK/gen3" \
   --set "generator.model=\"$WORK/broken\""
 expect_text "$WORK/err" "encoder/config.json"
 expect_text "$WORK/err" "no_such_backbone"
+# A degenerate model (a UNet that predicts 0 as the clean image) returns flat images: the run
+# fails before writing one and records none as generated.
+if "$PY" -c "import torch, numpy" 2>/dev/null; then
+  cp -r "$WORK/model" "$WORK/flat"
+  sed -i 's/"prediction_type": *"[a-z_]*"/"prediction_type": "sample"/' \
+    "$WORK/flat/scheduler/scheduler_config.json"
+  PYTHONPATH="$SRC/tests/integration" "$PY" - "$WORK/flat/unet/diffusion_pytorch_model.safetensors" <<'PY'
+import sys, st
+w = st.load(sys.argv[1])
+w["conv_out.weight"].zero_()
+w["conv_out.bias"].zero_()
+st.save(sys.argv[1], w)
+PY
+  expect_status 1 "$MDLAB" generate "$WORK/gen.toml" --out "$WORK/gen4" --run-dir "$WORK/gen4log" \
+    --set "generator.model=\"$WORK/flat\""
+  expect_text "$WORK/err" "returned a flat image (every pixel 128)"
+  expect_text "$WORK/err" "the model is degenerate"
+  if [ -d "$WORK/gen4" ]; then
+    N=$(find "$WORK/gen4" -name '*.png' | wc -l)
+    [ "$N" = 0 ] || fail "a degenerate model wrote $N images"
+  fi
+  ! grep -q "generated" "$WORK/gen4log/manifest.tsv" 2>/dev/null || fail "flat images recorded as generated"
+else
+  echo "SKIPPED: the degenerate-model case needs python3 with torch and numpy"
+fi
 expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/sup" \
   --set train.max_steps=1 --set train.validate=false
 expect_status 1 "$MDLAB" export-model "$WORK/sup" --out "$WORK/m2"

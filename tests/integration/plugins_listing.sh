@@ -26,6 +26,11 @@ expect_text "$WORK/err" "not an ELF shared object"
 expect_text "$WORK/err" "duplicate plugin name 'test-duplicate'"
 expect_text "$WORK/err" "mdlab_plugin_dup_a.so and $BROKEN/mdlab_plugin_dup_b.so"
 expect_text "$WORK/err" "lacks the factory alias"
+expect_text "$WORK/err" "mdlab_plugin_truncated.so: truncated ELF file"
+
+# A mistyped --plugin-path is a usage error, not a silent run with the built-in plugins.
+expect_status 2 "$MDLAB" plugins --plugin-path "$WORK/no-such-dir"
+expect_text "$WORK/err" "--plugin-path $WORK/no-such-dir: no such directory"
 
 # The same through the environment variable.
 MDLAB_PLUGIN_PATH="$BROKEN" expect_status 0 "$MDLAB" plugins

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace mdlab::test {
 
@@ -30,6 +32,35 @@ std::filesystem::path binary_dir() {
   return env && *env ? env : MDLAB_BINARY_DIR;
 }
 
+namespace {
+
+// The directories temp_dir made, removed when the test process exits (a test binary leaves
+// nothing in /tmp) unless MDLAB_KEEP_TEST_DIRS is set, for looking at a failure.
+class TempDirs {
+ public:
+  void add(const std::filesystem::path& dir) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dirs_.push_back(dir);
+  }
+  ~TempDirs() {
+    const char* keep = std::getenv("MDLAB_KEEP_TEST_DIRS");
+    if (keep && *keep) return;
+    std::error_code ec;
+    for (const auto& dir : dirs_) std::filesystem::remove_all(dir, ec);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::filesystem::path> dirs_;
+};
+
+TempDirs& temp_dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+
+}  // namespace
+
 std::filesystem::path temp_dir(std::string_view tag) {
   static std::atomic<int> counter{0};
   auto dir = std::filesystem::temp_directory_path() /
@@ -37,6 +68,7 @@ std::filesystem::path temp_dir(std::string_view tag) {
               std::to_string(counter++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  temp_dirs().add(dir);
   return dir;
 }
 

@@ -18,7 +18,8 @@ std::filesystem::path source_dir();
 /// The build directory (bin/mdlab, lib/mdlab/plugins, ...).
 std::filesystem::path binary_dir();
 
-/// A fresh empty temporary directory, unique per call.
+/// A fresh empty temporary directory, unique per call, removed when the process exits
+/// (kept when MDLAB_KEEP_TEST_DIRS is set).
 std::filesystem::path temp_dir(std::string_view tag);
 
 }  // namespace mdlab::test

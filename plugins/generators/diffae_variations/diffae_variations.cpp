@@ -26,6 +26,7 @@ class DiffaeVariations final : public Generator {
     DiffaeSettings s;
     s.guidance_scale = sampler.guidance_scale;
     s.steps = sampler.steps;
+    s.strength = sampler.strength;
     s.scheduler = sampler.scheduler;
     s.eta = sampler.eta;
     s.dtype = sampler.dtype;
@@ -45,10 +46,10 @@ class DiffaeVariations final : public Generator {
     pipeline_ = std::make_unique<DiffaePipeline>(model, std::move(encoder), s);
     context.log(LogLevel::Info,
                 fmt::format("diffae_variations: {} ({} encoder, {}x{} px, {} channel(s)) on {} "
-                            "({}), {} scheduler, {} steps, guidance {}",
+                            "({}), {} scheduler, {} steps, strength {}, guidance {}",
                             model, spec.plugin, spec.image_size, spec.image_size, spec.channels,
                             s.device.str(), options.get_string("dtype"),
-                            pipeline_->scheduler_name(), s.steps, s.guidance_scale));
+                            pipeline_->scheduler_name(), s.steps, s.strength, s.guidance_scale));
   }
 
   static OptionsSchema options_schema() {

@@ -69,15 +69,16 @@ ClipVisionConfig::ClipVisionConfig(const JsonConfig& file) {
   const JsonConfig c = file.has("vision_config") && file.raw("vision_config").is_object()
                            ? JsonConfig(file.raw("vision_config"), file.path())
                            : file;
-  hidden_size = c.get<int64_t>("hidden_size", hidden_size);
-  intermediate_size = c.get<int64_t>("intermediate_size", intermediate_size);
-  num_hidden_layers = c.get<int64_t>("num_hidden_layers", num_hidden_layers);
-  num_attention_heads = c.get<int64_t>("num_attention_heads", num_attention_heads);
-  image_size = c.get<int64_t>("image_size", image_size);
-  patch_size = c.get<int64_t>("patch_size", patch_size);
-  projection_dim = c.get<int64_t>("projection_dim", projection_dim);
-  num_channels = c.get<int64_t>("num_channels", num_channels);
-  layer_norm_eps = c.get<double>("layer_norm_eps", layer_norm_eps);
+  hidden_size = c.get_int("hidden_size", hidden_size, 1, kMaxConfigChannels);
+  intermediate_size = c.get_int("intermediate_size", intermediate_size, 1, 4 * kMaxConfigChannels);
+  num_hidden_layers = c.get_int("num_hidden_layers", num_hidden_layers, 1, kMaxConfigRepeats);
+  num_attention_heads =
+      c.get_int("num_attention_heads", num_attention_heads, 1, kMaxConfigChannels);
+  image_size = c.get_int("image_size", image_size, 1, kMaxConfigPixels);
+  patch_size = c.get_int("patch_size", patch_size, 1, kMaxConfigPixels);
+  projection_dim = c.get_int("projection_dim", projection_dim, 1, kMaxConfigChannels);
+  num_channels = c.get_int("num_channels", num_channels, 1, 4);
+  layer_norm_eps = c.get_number("layer_norm_eps", layer_norm_eps, 1e-12, 1.0);
   hidden_act = c.get<std::string>("hidden_act", hidden_act);
   if (hidden_act != "quick_gelu" && hidden_act != "gelu") {
     c.fail("hidden_act", fmt::format("= \"{}\" is not supported (quick_gelu, gelu)", hidden_act));

@@ -59,6 +59,14 @@ class DdimScheduler final : public Scheduler {
 
   std::string name() const override { return "ddim"; }
 
+  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
+                          size_t index) const override {
+    MDLAB_CHECK(index < timesteps_.size(), "DDIM add_noise at step {} of {}", index,
+                timesteps_.size());
+    const float a = schedule_.alpha_cumprod(static_cast<int64_t>(timesteps_[index]));
+    return std::sqrt(a) * x0 + std::sqrt(1.0f - a) * noise;
+  }
+
  private:
   NoiseSchedule schedule_;
   double eta_;

@@ -2,6 +2,8 @@
 // the variation pipeline (see diffae.h).
 #include "diffae.h"
 
+#include "image_fit.h"
+
 #include <mdlab/error.h>
 #include <mdlab/state_dict.h>
 
@@ -235,6 +237,12 @@ DiffaePipeline::DiffaePipeline(const std::filesystem::path& root, std::shared_pt
   scheduler_options.eta = settings_.eta;
   scheduler_ = make_scheduler(folder.component_config("scheduler", "scheduler_config.json"),
                               settings_.scheduler, scheduler_options);
+  first_step_ = first_step_for_strength(settings_.steps, settings_.strength);
+  if (first_step_ > 0) {
+    // Fails now, not at the first batch, for a scheduler that cannot start part-way.
+    scheduler_->set_timesteps(settings_.steps);
+    scheduler_->add_noise(torch::zeros({1}), torch::zeros({1}), first_step_);
+  }
   encoder_->to(settings_.device, settings_.dtype);
   encoder_->eval();
 }
@@ -254,21 +262,7 @@ torch::Tensor DiffaePipeline::preprocess(const std::vector<torch::Tensor>& image
       x = torch::div(rgb[0] * 19595 + rgb[1] * 38470 + rgb[2] * 7471 + 0x8000, 65536, "floor")
               .unsqueeze(0);
     }
-    x = x.to(torch::kFloat).unsqueeze(0);
-    const int64_t h = x.size(2), w = x.size(3);
-    if (h != size || w != size) {
-      const double scale = static_cast<double>(size) / static_cast<double>(std::min(h, w));
-      const int64_t nh = std::max<int64_t>(size, std::llround(h * scale));
-      const int64_t nw = std::max<int64_t>(size, std::llround(w * scale));
-      x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
-                                                    .size(std::vector<int64_t>{nh, nw})
-                                                    .mode(torch::kBilinear)
-                                                    .align_corners(false)
-                                                    .antialias(true));
-      const int64_t top = (nh - size) / 2, left = (nw - size) / 2;
-      x = x.slice(2, top, top + size).slice(3, left, left + size).round().clamp(0, 255);
-    }
-    out.push_back(x.squeeze(0) / 255.0);
+    out.push_back(fit_image(x.to(torch::kFloat), size, size) / 255.0);
   }
   return torch::stack(out);
 }
@@ -282,21 +276,25 @@ torch::Tensor DiffaePipeline::encode(const torch::Tensor& unit_images) {
 }
 
 torch::Tensor DiffaePipeline::sample(const torch::Tensor& codes, BatchNoise& noise,
+                                     const torch::Tensor& sources,
                                      const std::function<void(const StepRecord&)>& observe) {
   const int64_t n = codes.size(0), s = encoder_config_.image_size;
-  auto start = noise.draw({n, encoder_config_.channels, s, s});
+  const auto drawn = noise.draw({n, encoder_config_.channels, s, s});
   scheduler_->set_timesteps(settings_.steps);
-  const double sigma = scheduler_->init_noise_sigma();
-  if (sigma != 1.0) start = start * sigma;
+  const auto start = start_sample(*scheduler_, drawn, sources, first_step_);
   const Conditioning cond{codes.unsqueeze(1), codes};
   const auto zeros = torch::zeros_like(codes);
   const Conditioning uncond{zeros.unsqueeze(1), zeros};
   const SamplingSettings run{settings_.guidance_scale, settings_.steps, settings_.dtype,
-                             settings_.device};
+                             settings_.device, first_step_};
   return guided_denoise(*unet_, *scheduler_, cond, uncond, start, noise, run, observe);
 }
 
 torch::Tensor DiffaePipeline::to_uint8(const torch::Tensor& samples) {
+  // NaN would become 0 in uint8: a black image recorded as generated.
+  MDLAB_CHECK(torch::isfinite(samples).all().item<bool>(),
+              "the denoised images hold NaN or infinite values: the model's weights or config "
+              "are degenerate (or fp16 overflowed; try dtype = \"fp32\" or \"bf16\")");
   auto unit = (samples.to(torch::kFloat) / 2 + 0.5).clamp(0, 1);
   auto bytes = (unit * 255).round().to(torch::kUInt8).cpu();
   return bytes.size(1) == 1 ? bytes.expand({-1, 3, -1, -1}).contiguous() : bytes;
@@ -307,7 +305,9 @@ torch::Tensor DiffaePipeline::generate(const std::vector<torch::Tensor>& images,
   const auto n = static_cast<int64_t>(images.size());
   MDLAB_CHECK(n > 0, "generate() needs at least one image");
   BatchNoise batch_noise(noise, n);
-  return to_uint8(sample(encode(preprocess(images)), batch_noise));
+  const auto unit = preprocess(images);
+  const auto codes = encode(unit);
+  return to_uint8(sample(codes, batch_noise, first_step_ > 0 ? unit * 2 - 1 : torch::Tensor()));
 }
 
 }  // namespace mdlab::diffusion

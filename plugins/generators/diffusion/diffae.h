@@ -99,6 +99,7 @@ struct EncoderConfig {
 struct DiffaeSettings {
   double guidance_scale = 1.0;              ///< classifier-free guidance; <= 1 disables it
   int64_t steps = 20;                       ///< denoising steps
+  double strength = 1.0;                    ///< < 1: start from the noised source (img2img)
   std::string scheduler = "ddim";           ///< "" = the folder's; "pndm" | "ddim" | "euler"
   double eta = 0.0;                         ///< DDIM's eta
   torch::ScalarType dtype = torch::kFloat;  ///< UNet and encoder dtype
@@ -121,8 +122,10 @@ class DiffaePipeline {
   /// Codes [N, D] of preprocessed images.
   torch::Tensor encode(const torch::Tensor& unit_images);
   /// Denoised samples [N, C, S, S] in the model's space of `codes` (one draw per image from
-  /// `noise` for the start, plus DDIM's eta noise).
+  /// `noise` for the start, plus DDIM's eta noise). With strength < 1 the start is `sources`
+  /// (model space, [N, C, S, S]) noised to the first step's level.
   torch::Tensor sample(const torch::Tensor& codes, BatchNoise& noise,
+                       const torch::Tensor& sources = {},
                        const std::function<void(const StepRecord&)>& observe = {});
   /// Model-space samples -> uint8 [N, 3, S, S] (gray repeated), CPU.
   static torch::Tensor to_uint8(const torch::Tensor& samples);
@@ -144,6 +147,7 @@ class DiffaePipeline {
   std::shared_ptr<Backbone> encoder_;
   UNet unet_{nullptr};
   std::unique_ptr<Scheduler> scheduler_;
+  size_t first_step_ = 0;  // from strength
 };
 
 /// Options as JSON values (what encoder/config.json stores under "options").

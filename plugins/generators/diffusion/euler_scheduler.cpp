@@ -85,6 +85,13 @@ class EulerScheduler final : public Scheduler {
 
   std::string name() const override { return "euler"; }
 
+  torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
+                          size_t index) const override {
+    MDLAB_CHECK(index + 1 < sigmas_.size(), "Euler add_noise at step {} of {}", index,
+                sigmas_.size() - 1);
+    return x0 + sigmas_[index] * noise;
+  }
+
  private:
   NoiseSchedule schedule_;
   torch::Tensor train_sigmas_;

@@ -37,6 +37,26 @@ torch::Tensor BatchNoise::draw(torch::IntArrayRef shape) {
   return torch::cat(rows, 0);
 }
 
+size_t first_step_for_strength(int64_t steps, double strength) {
+  MDLAB_CHECK(strength > 0.0 && strength <= 1.0, "strength must be in (0, 1], got {}", strength);
+  const auto run = std::min(steps, static_cast<int64_t>(static_cast<double>(steps) * strength));
+  MDLAB_CHECK(run >= 1,
+              "strength {} with {} steps runs no denoising step (steps x strength < 1); raise "
+              "either",
+              strength, steps);
+  return static_cast<size_t>(steps - run);
+}
+
+torch::Tensor start_sample(const Scheduler& scheduler, const torch::Tensor& noise,
+                           const torch::Tensor& x0, size_t first_step) {
+  if (first_step == 0) {
+    const double sigma = scheduler.init_noise_sigma();
+    return sigma == 1.0 ? noise : noise * sigma;
+  }
+  MDLAB_CHECK(x0.defined(), "a loop starting at step {} needs the clean sample", first_step);
+  return scheduler.add_noise(x0.to(noise.device(), torch::kFloat), noise, first_step);
+}
+
 namespace {
 
 // Rows of the uncond and cond conditioning stacked as one batch (undefined stays undefined).
@@ -62,6 +82,8 @@ torch::Tensor guided_denoise(UNetImpl& unet, Scheduler& scheduler, const Conditi
   sample = sample.to(settings.device, torch::kFloat);
   scheduler.set_timesteps(settings.steps);
   const auto& timesteps = scheduler.timesteps();
+  MDLAB_CHECK(settings.first_step < timesteps.size(), "the loop starts at step {} of {}",
+              settings.first_step, timesteps.size());
   // The per-image generators live on the CPU (the same draws on every device). On CUDA the
   // draw goes through page-locked memory and an asynchronous copy: a plain copy from pageable
   // memory would make the host wait for the queued UNet kernels at every step (DDIM, eta > 0).
@@ -71,7 +93,7 @@ torch::Tensor guided_denoise(UNetImpl& unet, Scheduler& scheduler, const Conditi
     return cuda ? drawn.pin_memory().to(settings.device, /*non_blocking=*/true)
                 : drawn.to(settings.device);
   };
-  for (size_t i = 0; i < timesteps.size(); ++i) {
+  for (size_t i = settings.first_step; i < timesteps.size(); ++i) {
     auto input = guidance ? torch::cat({sample, sample}) : sample;
     input = scheduler.scale_model_input(input, i);
     auto t = torch::full({input.size(0)}, timesteps[i],

@@ -59,11 +59,22 @@ struct SamplingSettings {
   int64_t steps = 50;                       ///< the scheduler's set_timesteps(steps)
   torch::ScalarType dtype = torch::kFloat;  ///< the UNet's dtype (samples stay fp32)
   torch::Device device = torch::kCPU;       ///< where the UNet runs
+  size_t first_step = 0;                    ///< loop step to start at (strength < 1)
 };
 
-/// Denoises `sample` (already scaled by the scheduler's init_noise_sigma) with `unet` under
-/// `scheduler` from `cond` (and `uncond` when guided); stochastic steps draw from `noise`;
-/// `observe` sees every step. Returns the final sample (fp32, on the settings' device).
+/// The loop step at which a run of `steps` steps starts for `strength` in (0, 1] (diffusers'
+/// img2img: the last floor(steps * strength) steps run); throws when no step would run.
+size_t first_step_for_strength(int64_t steps, double strength);
+
+/// The start of a loop of `steps` (after set_timesteps) at `first_step`: pure noise scaled by
+/// the scheduler's init_noise_sigma at step 0, else `x0` (in the UNet's space) noised to that
+/// step's level with `noise`.
+torch::Tensor start_sample(const Scheduler& scheduler, const torch::Tensor& noise,
+                           const torch::Tensor& x0, size_t first_step);
+
+/// Denoises `sample` (start_sample's) with `unet` under `scheduler` from loop step
+/// settings.first_step, given `cond` (and `uncond` when guided); stochastic steps draw from
+/// `noise`; `observe` sees every step. Returns the final sample (fp32, on the settings' device).
 torch::Tensor guided_denoise(UNetImpl& unet, Scheduler& scheduler, const Conditioning& cond,
                              const Conditioning& uncond, torch::Tensor sample, BatchNoise& noise,
                              const SamplingSettings& settings,

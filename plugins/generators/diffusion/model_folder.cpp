@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -16,15 +17,44 @@ namespace fs = std::filesystem;
 
 namespace mdlab::diffusion {
 
+namespace {
+
+// Thrown from the parser callback to stop at the first too-deep value.
+struct TooDeep {
+  size_t depth;
+};
+
+}  // namespace
+
 Json read_json_file(const fs::path& path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  MDLAB_CHECK(!ec && fs::exists(status), "{}: cannot open the JSON file (missing or unreadable)",
+              path.string());
+  // Devices and pipes (/dev/zero) would be read without end.
+  MDLAB_CHECK(fs::is_regular_file(status), "{}: not a regular file", path.string());
+  const auto bytes = fs::file_size(path, ec);
+  MDLAB_CHECK(!ec && bytes <= kMaxJsonConfigBytes,
+              "{}: {} bytes; JSON configs are at most {} bytes (is this the right file?)",
+              path.string(), bytes, kMaxJsonConfigBytes);
   std::ifstream in(path, std::ios::binary);
   MDLAB_CHECK(in.good(), "{}: cannot open the JSON file (missing or unreadable)", path.string());
   std::stringstream buffer;
   buffer << in.rdbuf();
+  const Json::parser_callback_t limit_depth = [](int depth, Json::parse_event_t event, Json&) {
+    if ((event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start) &&
+        depth >= kMaxJsonConfigDepth) {
+      throw TooDeep{static_cast<size_t>(depth) + 1};
+    }
+    return true;
+  };
   try {
-    return Json::parse(buffer.str());
+    return Json::parse(buffer.str(), limit_depth);
   } catch (const nlohmann::json::parse_error& e) {
     MDLAB_THROW("{}: not valid JSON (byte {}): {}", path.string(), e.byte, e.what());
+  } catch (const TooDeep& e) {
+    MDLAB_THROW("{}: arrays and objects nested {} deep; configs nest at most {} deep",
+                path.string(), e.depth, kMaxJsonConfigDepth);
   }
 }
 
@@ -47,6 +77,48 @@ const Json& JsonConfig::raw(std::string_view key) const {
 
 void JsonConfig::fail(std::string_view key, std::string_view what) const {
   MDLAB_THROW("{}: key '{}' {}", path_.string(), key, what);
+}
+
+int64_t JsonConfig::get_int(std::string_view key, int64_t fallback, int64_t lo, int64_t hi) const {
+  const auto value = get<int64_t>(key, fallback);
+  if (value < lo || value > hi) fail(key, fmt::format("= {} is outside [{}, {}]", value, lo, hi));
+  return value;
+}
+
+std::vector<int64_t> JsonConfig::get_ints(std::string_view key, std::vector<int64_t> fallback,
+                                          int64_t lo, int64_t hi) const {
+  auto values = get<std::vector<int64_t>>(key, std::move(fallback));
+  for (int64_t v : values) {
+    if (v < lo || v > hi) {
+      fail(key, fmt::format("has the entry {} outside [{}, {}]", v, lo, hi));
+    }
+  }
+  return values;
+}
+
+double JsonConfig::get_number(std::string_view key, double fallback, double lo, double hi) const {
+  const auto value = get<double>(key, fallback);
+  if (!(value >= lo && value <= hi)) {
+    fail(key, fmt::format("= {} is outside [{}, {}]", value, lo, hi));
+  }
+  return value;
+}
+
+void JsonConfig::check_integer(std::string_view key, const Json& value) const {
+  if (value.is_number_integer()) return;
+  if (value.is_number_float()) {
+    const double x = value.get<double>();
+    // Whole numbers written as floats (4.0) are accepted, as Python's int() of them would be.
+    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9.0e15) return;
+    fail(key, fmt::format("must be a whole number, got {}", value.dump()));
+  }
+  // Other types: the conversion names them.
+}
+
+void JsonConfig::check_finite(std::string_view key, const Json& value) const {
+  if (value.is_number() && !std::isfinite(value.get<double>())) {
+    fail(key, fmt::format("must be a finite number, got {}", value.dump()));
+  }
 }
 
 namespace {

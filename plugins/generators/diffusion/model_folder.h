@@ -19,14 +19,28 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 namespace mdlab::diffusion {
 
 /// A parsed JSON document.
 using Json = nlohmann::json;
 
+/// The largest JSON config read (configs are kilobytes; a bigger file is the wrong file).
+inline constexpr std::uintmax_t kMaxJsonConfigBytes = 16u << 20;
+/// The deepest nesting of arrays and objects accepted in a JSON config.
+inline constexpr int kMaxJsonConfigDepth = 64;
+
+/// Bounds on model config sizes: far above any released model, low enough that a typo
+/// (1e9 layers) is named before LibTorch tries to allocate it.
+inline constexpr int64_t kMaxConfigChannels = 1 << 14;  ///< channels, hidden sizes
+inline constexpr int64_t kMaxConfigRepeats = 256;       ///< layers per block, blocks, heads
+inline constexpr int64_t kMaxConfigPixels = 1 << 14;    ///< image and sample sizes
+
 /// Parses the JSON file `path`; throws mdlab::Error naming the file (and the byte position of
-/// a syntax error) when it is missing, unreadable or not JSON.
+/// a syntax error) when it is missing, unreadable, not a regular file, larger than
+/// kMaxJsonConfigBytes, nested deeper than kMaxJsonConfigDepth or not JSON.
 Json read_json_file(const std::filesystem::path& path);
 
 /// A JSON config and the file it came from, with typed lookups that name both on error.
@@ -54,6 +68,14 @@ class JsonConfig {
     if (!has(key)) fail(key, "is required but missing");
     return convert<T>(key);
   }
+  /// `key` as a whole number in [lo, hi], `fallback` when absent; throws naming the file, the
+  /// key, the value and the range (model sizes are checked here, before any allocation).
+  int64_t get_int(std::string_view key, int64_t fallback, int64_t lo, int64_t hi) const;
+  /// The integer list `key` with every entry in [lo, hi], `fallback` when absent.
+  std::vector<int64_t> get_ints(std::string_view key, std::vector<int64_t> fallback, int64_t lo,
+                                int64_t hi) const;
+  /// `key` as a finite number in [lo, hi], `fallback` when absent.
+  double get_number(std::string_view key, double fallback, double lo, double hi) const;
   /// The raw JSON value of `key` (null when absent).
   const Json& raw(std::string_view key) const;
   /// The whole document.
@@ -67,12 +89,24 @@ class JsonConfig {
   template <class T>
   T convert(std::string_view key) const {
     const Json& value = raw(key);
+    // nlohmann converts 3.5 to the integer 3 without a word: sizes must be whole numbers.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      check_integer(key, value);
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      if (value.is_array()) {
+        for (const auto& item : value) check_integer(key, item);
+      }
+    } else if constexpr (std::is_floating_point_v<T>) {
+      check_finite(key, value);
+    }
     try {
       return value.get<T>();
     } catch (const nlohmann::json::exception&) {
       fail(key, "has the wrong type: " + value.dump());
     }
   }
+  void check_integer(std::string_view key, const Json& value) const;
+  void check_finite(std::string_view key, const Json& value) const;
   Json json_ = Json::object();
   std::filesystem::path path_;
 };

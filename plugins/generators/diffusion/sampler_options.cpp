@@ -13,6 +13,12 @@ void add_sampler_options(OptionsSchema& s, const SamplerDefaults& d) {
                           d.unconditional))
       .at_least(0.0);
   s.add_int("steps", d.steps, "Denoising steps").range(1, 1000);
+  s.add_float("strength", 1.0,
+              "How far from the source a variation starts (diffusers' img2img strength): 1 "
+              "denoises pure noise; s < 1 noises the source to the level of the last "
+              "floor(steps * s) steps and runs only those, keeping more of its layout (DDIM or "
+              "Euler)")
+      .range(0.0, 1.0);
   s.add_string("scheduler", d.scheduler,
                "Sampler: the folder's scheduler_config.json class (\"model\"), or PNDM (PLMS), "
                "DDIM, Euler with the folder's noise schedule")
@@ -28,6 +34,8 @@ SamplerOptions read_sampler_options(const Options& options, const Context& conte
   SamplerOptions s;
   s.guidance_scale = options.get_float("guidance_scale");
   s.steps = options.get_int("steps");
+  s.strength = options.get_float("strength");
+  first_step_for_strength(s.steps, s.strength);  // refuses 0 and a strength that runs no step
   const auto scheduler = options.get_string("scheduler");
   s.scheduler = scheduler == "model" ? "" : scheduler;
   s.eta = options.get_float("eta");

@@ -1,6 +1,6 @@
 // The sampling options every image-variation generator plugin accepts (guidance, steps,
-// scheduler, eta, dtype, batch size, device), declared and read in one place so the plugins
-// agree on names, ranges and meaning.
+// strength, scheduler, eta, dtype, batch size, device), declared and read in one place so the
+// plugins agree on names, ranges and meaning.
 #pragma once
 
 #include <mdlab/context.h>
@@ -25,6 +25,7 @@ struct SamplerDefaults {
 struct SamplerOptions {
   double guidance_scale = 1.0;              ///< <= 1: off
   int64_t steps = 50;                       ///< denoising steps
+  double strength = 1.0;                    ///< 1: from pure noise; < 1: from the noised source
   std::string scheduler;                    ///< "" = the folder's; "pndm" | "ddim" | "euler"
   double eta = 0.0;                         ///< DDIM's eta
   torch::ScalarType dtype = torch::kFloat;  ///< networks' dtype
@@ -32,7 +33,8 @@ struct SamplerOptions {
   int64_t batch_size = 1;                   ///< preferred batch
 };
 
-/// Declares guidance_scale, steps, scheduler, eta, dtype, batch_size and device in `schema`.
+/// Declares guidance_scale, steps, strength, scheduler, eta, dtype, batch_size and device in
+/// `schema`.
 void add_sampler_options(OptionsSchema& schema, const SamplerDefaults& defaults);
 
 /// Reads the options add_sampler_options declared (device "" = the context's).

@@ -12,6 +12,13 @@ namespace mdlab::diffusion {
 
 Scheduler::~Scheduler() = default;
 
+torch::Tensor Scheduler::add_noise(const torch::Tensor&, const torch::Tensor&, size_t) const {
+  MDLAB_THROW(
+      "the {} scheduler cannot start part-way through its steps (strength < 1); use "
+      "scheduler = \"ddim\" or \"euler\"",
+      name());
+}
+
 namespace {
 
 // diffusers' betas_for_alpha_bar with the cosine alpha-bar of improved DDPM (in double, then
@@ -45,8 +52,7 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config, std::string_view kind_nam
   // diffusers fills keys a file lacks with the defaults of the class being built, not of the
   // class that wrote the file; these three differ between the schedulers.
   const std::string kind = resolve_scheduler_kind(config, kind_name);
-  num_train_timesteps = config.get<int64_t>("num_train_timesteps", num_train_timesteps);
-  if (num_train_timesteps < 2) config.fail("num_train_timesteps", "must be at least 2");
+  num_train_timesteps = config.get_int("num_train_timesteps", num_train_timesteps, 2, 100000);
   timestep_spacing =
       config.get<std::string>("timestep_spacing", kind == "euler" ? "linspace" : "leading");
   if (timestep_spacing != "leading" && timestep_spacing != "trailing" &&
@@ -55,7 +61,7 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config, std::string_view kind_nam
                                                 "linspace)",
                                                 timestep_spacing));
   }
-  steps_offset = config.get<int64_t>("steps_offset", steps_offset);
+  steps_offset = config.get_int("steps_offset", steps_offset, 0, num_train_timesteps - 1);
   prediction_type = config.get<std::string>("prediction_type", prediction_type);
   if (prediction_type != "epsilon" && prediction_type != "v_prediction" &&
       prediction_type != "sample") {
@@ -65,7 +71,7 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config, std::string_view kind_nam
   }
   set_alpha_to_one = config.get<bool>("set_alpha_to_one", kind == "ddim");
   clip_sample = kind == "ddim" && config.get<bool>("clip_sample", true);
-  clip_sample_range = config.get<double>("clip_sample_range", clip_sample_range);
+  clip_sample_range = config.get_number("clip_sample_range", clip_sample_range, 1e-6, 1e6);
   if (kind == "ddim" && config.get<bool>("thresholding", false)) {
     config.fail("thresholding", "= true (dynamic thresholding) is not supported");
   }
@@ -78,8 +84,10 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config, std::string_view kind_nam
     }
   } else {
     const auto schedule_kind = config.get<std::string>("beta_schedule", "linear");
-    const double start = config.get<double>("beta_start", 0.0001);
-    const double end = config.get<double>("beta_end", 0.02);
+    // A beta outside (0, 1) makes alphas_cumprod zero, negative or above one: the sampler
+    // would then divide by zero or produce black images without an error.
+    const double start = config.get_number("beta_start", 0.0001, 1e-12, 0.999);
+    const double end = config.get_number("beta_end", 0.02, 1e-12, 0.999);
     const auto f32 = torch::TensorOptions().dtype(torch::kFloat);
     if (schedule_kind == "linear") {
       betas = torch::linspace(start, end, num_train_timesteps, f32);
@@ -91,6 +99,13 @@ NoiseSchedule::NoiseSchedule(const JsonConfig& config, std::string_view kind_nam
       config.fail("beta_schedule", fmt::format("= \"{}\" is not supported (linear, scaled_linear, "
                                                "squaredcos_cap_v2)",
                                                schedule_kind));
+    }
+  }
+  if (config.has("trained_betas")) {
+    const auto low = betas.min().item<float>(), high = betas.max().item<float>();
+    if (!(low > 0.0f && high < 1.0f)) {
+      config.fail("trained_betas",
+                  fmt::format("has values in [{}, {}]; betas must lie in (0, 1)", low, high));
     }
   }
   alphas_cumprod = torch::cumprod(1.0 - betas, 0);

@@ -82,6 +82,12 @@ class Scheduler {
                              const torch::Tensor& sample, const NoiseFn& noise) = 0;
   /// "pndm", "ddim" or "euler".
   virtual std::string name() const = 0;
+  /// Clean `x0` noised to the level the loop expects at loop step `index` (diffusers'
+  /// add_noise, as its img2img pipelines start part-way): sqrt(a_t) x0 + sqrt(1 - a_t) noise
+  /// for DDIM, x0 + sigma_t noise for Euler. PNDM's multistep history cannot start part-way:
+  /// it throws.
+  virtual torch::Tensor add_noise(const torch::Tensor& x0, const torch::Tensor& noise,
+                                  size_t index) const;
 
  protected:
   std::vector<double> timesteps_;

@@ -18,12 +18,12 @@ namespace {
 
 // An int or a list of ints, expanded to one value per down block.
 std::vector<int64_t> per_block(const JsonConfig& config, std::string_view key, size_t blocks,
-                               int64_t fallback) {
+                               int64_t fallback, int64_t hi) {
   const Json& value = config.raw(key);
   if (value.is_null()) return std::vector<int64_t>(blocks, fallback);
-  if (value.is_number_integer()) return std::vector<int64_t>(blocks, value.get<int64_t>());
+  if (value.is_number()) return std::vector<int64_t>(blocks, config.get_int(key, fallback, 1, hi));
   if (value.is_array()) {
-    auto list = config.require<std::vector<int64_t>>(key);
+    auto list = config.get_ints(key, {}, 1, hi);
     if (list.size() != blocks) {
       config.fail(key, fmt::format("has {} entries for {} down blocks", list.size(), blocks));
     }
@@ -213,9 +213,9 @@ UNetConfig::UNetConfig(const JsonConfig& config) {
     config.fail("_class_name", fmt::format("= \"{}\" is not a UNet2DConditionModel", cls));
   }
   reject_unsupported(config);
-  in_channels = config.get<int64_t>("in_channels", in_channels);
-  out_channels = config.get<int64_t>("out_channels", out_channels);
-  sample_size = config.get<int64_t>("sample_size", sample_size);
+  in_channels = config.get_int("in_channels", in_channels, 1, kMaxConfigChannels);
+  out_channels = config.get_int("out_channels", out_channels, 1, kMaxConfigChannels);
+  sample_size = config.get_int("sample_size", sample_size, 1, kMaxConfigPixels);
   down_block_types = config.get<std::vector<std::string>>(
       "down_block_types",
       {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"});
@@ -224,24 +224,23 @@ UNetConfig::UNetConfig(const JsonConfig& config) {
       {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"});
   mid_block_type = config.get<std::string>("mid_block_type", mid_block_type);
   block_out_channels =
-      config.get<std::vector<int64_t>>("block_out_channels", {320, 640, 1280, 1280});
-  layers_per_block = config.get<int64_t>("layers_per_block", layers_per_block);
-  downsample_padding = config.get<int64_t>("downsample_padding", downsample_padding);
-  mid_block_scale_factor = config.get<double>("mid_block_scale_factor", mid_block_scale_factor);
-  norm_num_groups = config.get<int64_t>("norm_num_groups", norm_num_groups);
-  norm_eps = config.get<double>("norm_eps", norm_eps);
+      config.get_ints("block_out_channels", {320, 640, 1280, 1280}, 1, kMaxConfigChannels);
+  layers_per_block = config.get_int("layers_per_block", layers_per_block, 1, kMaxConfigRepeats);
+  downsample_padding = config.get_int("downsample_padding", downsample_padding, 0, 8);
+  mid_block_scale_factor =
+      config.get_number("mid_block_scale_factor", mid_block_scale_factor, 1e-6, 1e6);
+  norm_num_groups = config.get_int("norm_num_groups", norm_num_groups, 1, kMaxConfigChannels);
+  norm_eps = config.get_number("norm_eps", norm_eps, 1e-12, 1.0);
   use_linear_projection = config.get<bool>("use_linear_projection", use_linear_projection);
   upcast_attention = config.get<bool>("upcast_attention", upcast_attention);
   flip_sin_to_cos = config.get<bool>("flip_sin_to_cos", flip_sin_to_cos);
-  freq_shift = config.get<double>("freq_shift", freq_shift);
+  freq_shift = config.get_number("freq_shift", freq_shift, -1e6, 1e6);
   center_input_sample = config.get<bool>("center_input_sample", center_input_sample);
   class_embed_type = config.get<std::string>("class_embed_type", "");
   if (!class_embed_type.empty()) {
+    config.require<int64_t>("projection_class_embeddings_input_dim");
     projection_class_embeddings_input_dim =
-        config.require<int64_t>("projection_class_embeddings_input_dim");
-    if (projection_class_embeddings_input_dim <= 0) {
-      config.fail("projection_class_embeddings_input_dim", "must be positive");
-    }
+        config.get_int("projection_class_embeddings_input_dim", 0, 1, kMaxConfigChannels);
   }
 
   const size_t blocks = down_block_types.size();
@@ -263,6 +262,9 @@ UNetConfig::UNetConfig(const JsonConfig& config) {
                                               "UNetMidBlock2DCrossAttn)",
                                               mid_block_type));
   }
+  if (blocks > 8) {
+    config.fail("down_block_types", fmt::format("has {} blocks; at most 8 are supported", blocks));
+  }
   if (up_block_types.size() != blocks || block_out_channels.size() != blocks || blocks == 0) {
     config.fail("up_block_types",
                 fmt::format("has {} entries; down_block_types has {} and block_out_channels {}",
@@ -275,12 +277,14 @@ UNetConfig::UNetConfig(const JsonConfig& config) {
                                                     channels, norm_num_groups));
     }
   }
-  cross_attention_dim = per_block(config, "cross_attention_dim", blocks, 1280);
+  cross_attention_dim = per_block(config, "cross_attention_dim", blocks, 1280, kMaxConfigChannels);
   // SD 1.x configs name the head count "attention_head_dim" (a diffusers naming quirk that
   // diffusers keeps for compatibility): num_attention_heads wins when given.
-  heads = config.has("num_attention_heads") ? per_block(config, "num_attention_heads", blocks, 8)
-                                            : per_block(config, "attention_head_dim", blocks, 8);
-  transformer_layers = per_block(config, "transformer_layers_per_block", blocks, 1);
+  heads = config.has("num_attention_heads")
+              ? per_block(config, "num_attention_heads", blocks, 8, kMaxConfigChannels)
+              : per_block(config, "attention_head_dim", blocks, 8, kMaxConfigChannels);
+  transformer_layers =
+      per_block(config, "transformer_layers_per_block", blocks, 1, kMaxConfigRepeats);
   for (size_t i = 0; i < blocks; ++i) {
     if (heads[i] <= 0 || block_out_channels[i] % heads[i] != 0) {
       config.fail(config.has("num_attention_heads") ? "num_attention_heads" : "attention_head_dim",

@@ -151,18 +151,22 @@ VaeConfig::VaeConfig(const JsonConfig& config) {
   if (cls != "AutoencoderKL") {
     config.fail("_class_name", fmt::format("= \"{}\" is not an AutoencoderKL", cls));
   }
-  in_channels = config.get<int64_t>("in_channels", in_channels);
-  out_channels = config.get<int64_t>("out_channels", out_channels);
-  latent_channels = config.get<int64_t>("latent_channels", latent_channels);
-  block_out_channels = config.get<std::vector<int64_t>>("block_out_channels", {64});
-  layers_per_block = config.get<int64_t>("layers_per_block", layers_per_block);
-  norm_num_groups = config.get<int64_t>("norm_num_groups", norm_num_groups);
-  scaling_factor = config.get<double>("scaling_factor", scaling_factor);
+  in_channels = config.get_int("in_channels", in_channels, 1, kMaxConfigChannels);
+  out_channels = config.get_int("out_channels", out_channels, 1, kMaxConfigChannels);
+  latent_channels = config.get_int("latent_channels", latent_channels, 1, kMaxConfigChannels);
+  block_out_channels = config.get_ints("block_out_channels", {64}, 1, kMaxConfigChannels);
+  layers_per_block = config.get_int("layers_per_block", layers_per_block, 1, kMaxConfigRepeats);
+  norm_num_groups = config.get_int("norm_num_groups", norm_num_groups, 1, kMaxConfigChannels);
+  // 0 would decode every latent to the same (black) image; SD uses 0.18215.
+  scaling_factor = config.get_number("scaling_factor", scaling_factor, 1e-6, 1e6);
   force_upcast = config.get<bool>("force_upcast", force_upcast);
   if (config.has("act_fn") && config.require<std::string>("act_fn") != "silu") {
     config.fail("act_fn", "= " + config.raw("act_fn").dump() + " is not supported (only \"silu\")");
   }
   const size_t levels = block_out_channels.size();
+  if (levels == 0 || levels > 8) {
+    config.fail("block_out_channels", fmt::format("has {} levels; 1 to 8 are supported", levels));
+  }
   auto check_types = [&](const char* key, const char* wanted) {
     auto types =
         config.get<std::vector<std::string>>(key, std::vector<std::string>(levels, wanted));

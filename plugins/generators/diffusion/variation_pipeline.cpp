@@ -1,6 +1,8 @@
 // The image-variation loop (see variation_pipeline.h), step for step as diffusers runs it.
 #include "variation_pipeline.h"
 
+#include "image_fit.h"
+
 #include <mdlab/context.h>
 #include <mdlab/error.h>
 
@@ -54,6 +56,12 @@ VariationPipeline::VariationPipeline(const std::filesystem::path& root,
                   settings_.height > 0 && settings_.width > 0,
               "output size {}x{} must be positive multiples of {} (the VAE's scale factor)",
               settings_.width, settings_.height, factor);
+  first_step_ = first_step_for_strength(settings_.steps, settings_.strength);
+  if (first_step_ > 0) {
+    // Fails now, not at the first batch, for a scheduler that cannot start part-way.
+    scheduler_->set_timesteps(settings_.steps);
+    scheduler_->add_noise(torch::zeros({1}), torch::zeros({1}), first_step_);
+  }
 }
 
 torch::Tensor VariationPipeline::preprocess(const std::vector<torch::Tensor>& images) const {
@@ -74,14 +82,29 @@ torch::Tensor VariationPipeline::embed(const torch::Tensor& pixel_values) {
   return out.image_embeds.unsqueeze(1);
 }
 
-torch::Tensor VariationPipeline::initial_latents(int64_t n, BatchNoise& noise) {
+torch::Tensor VariationPipeline::source_latents(const std::vector<torch::Tensor>& images) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> pixels;
+  pixels.reserve(images.size());
+  for (const auto& image : images) {
+    pixels.push_back(fit_image(image.to(torch::kFloat), settings_.height, settings_.width));
+  }
+  // diffusers' VaeImageProcessor: [0, 255] -> [-1, 1]; the posterior mean (its "argmax" mode),
+  // so the source adds no randomness beyond the seeded noise.
+  auto x = torch::stack(pixels) / 127.5 - 1.0;
+  auto dtype = vae_->parameters().front().scalar_type();
+  auto mean = vae_->encode(x.to(settings_.device, dtype)).first.to(torch::kFloat);
+  return mean * vae_->config().scaling_factor;
+}
+
+torch::Tensor VariationPipeline::initial_latents(int64_t n, BatchNoise& noise,
+                                                 const torch::Tensor& sources) {
   const int64_t factor = vae_->config().scale_factor();
-  auto latents = noise.draw(
+  auto drawn = noise.draw(
       {n, unet_->config().in_channels, settings_.height / factor, settings_.width / factor});
   // Euler's initial sigma depends on the step count: the schedule must exist first.
   scheduler_->set_timesteps(settings_.steps);
-  const double sigma = scheduler_->init_noise_sigma();
-  return sigma == 1.0 ? latents : latents * sigma;
+  return start_sample(*scheduler_, drawn, sources, first_step_);
 }
 
 torch::Tensor VariationPipeline::denoise(const torch::Tensor& embeddings, torch::Tensor latents,
@@ -91,7 +114,7 @@ torch::Tensor VariationPipeline::denoise(const torch::Tensor& embeddings, torch:
   // This model's unconditional input is the zero image embedding.
   const Conditioning cond{context, {}}, uncond{torch::zeros_like(context), {}};
   const SamplingSettings run{settings_.guidance_scale, settings_.steps, settings_.dtype,
-                             settings_.device};
+                             settings_.device, first_step_};
   return guided_denoise(*unet_, *scheduler_, cond, uncond, std::move(latents), noise, run, observe);
 }
 
@@ -102,6 +125,10 @@ torch::Tensor VariationPipeline::decode(const torch::Tensor& latents) {
 
 torch::Tensor VariationPipeline::to_uint8(const torch::Tensor& decoded) {
   // diffusers: (x / 2 + 0.5).clamp(0, 1), then numpy's round(x * 255) (half to even) in fp32.
+  // NaN would become 0 in uint8: a black image recorded as generated.
+  MDLAB_CHECK(torch::isfinite(decoded).all().item<bool>(),
+              "the denoised images hold NaN or infinite values: the model's weights or config "
+              "are degenerate (or fp16 overflowed; try dtype = \"fp32\" or \"bf16\")");
   auto unit = (decoded.to(torch::kFloat) / 2 + 0.5).clamp(0, 1);
   return (unit * 255).round().to(torch::kUInt8).cpu();
 }
@@ -112,7 +139,8 @@ torch::Tensor VariationPipeline::generate(const std::vector<torch::Tensor>& imag
   MDLAB_CHECK(n > 0, "generate() needs at least one image");
   BatchNoise batch_noise(noise, n);
   auto embeddings = embed(preprocess(images));
-  auto latents = initial_latents(n, batch_noise);
+  auto latents =
+      initial_latents(n, batch_noise, first_step_ > 0 ? source_latents(images) : torch::Tensor());
   latents = denoise(embeddings, latents, batch_noise);
   return to_uint8(decode(latents));
 }

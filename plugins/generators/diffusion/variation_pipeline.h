@@ -29,12 +29,13 @@ namespace mdlab::diffusion {
 
 /// How to run the pipeline.
 struct VariationSettings {
-  double guidance_scale = 3.0;              ///< classifier-free guidance; <= 1 disables it
-  int64_t steps = 50;                       ///< denoising steps (PNDM runs steps + 1 UNet calls)
-  std::string scheduler;                    ///< "" = the folder's; "pndm" | "ddim" | "euler"
-  double eta = 0.0;                         ///< DDIM's eta (0: deterministic)
-  int64_t height = 0;                       ///< output height in pixels; 0 = UNet sample size * 8
-  int64_t width = 0;                        ///< output width in pixels; 0 = UNet sample size * 8
+  double guidance_scale = 3.0;  ///< classifier-free guidance; <= 1 disables it
+  int64_t steps = 50;           ///< denoising steps (PNDM runs steps + 1 UNet calls)
+  double strength = 1.0;        ///< < 1: start from the source's VAE latents noised (img2img)
+  std::string scheduler;        ///< "" = the folder's; "pndm" | "ddim" | "euler"
+  double eta = 0.0;             ///< DDIM's eta (0: deterministic)
+  int64_t height = 0;           ///< output height in pixels; 0 = UNet sample size * 8
+  int64_t width = 0;            ///< output width in pixels; 0 = UNet sample size * 8
   torch::ScalarType dtype = torch::kFloat;  ///< weights and activations (VAE: see force_upcast)
   torch::Device device = torch::kCPU;       ///< where the networks run
   PreprocessMode preprocess = PreprocessMode::feature_extractor;  ///< CLIP input preparation
@@ -51,9 +52,13 @@ class VariationPipeline {
   torch::Tensor preprocess(const std::vector<torch::Tensor>& images) const;
   /// CLIP image embeddings [N, 1, P] of pixel values (on the pipeline's device and dtype).
   torch::Tensor embed(const torch::Tensor& pixel_values);
-  /// Initial latents [N, 4, h, w] (fp32, CPU) scaled by the scheduler's init_noise_sigma:
-  /// from the shared stream in one draw, or one draw per image from its seed.
-  torch::Tensor initial_latents(int64_t n, BatchNoise& noise);
+  /// Scaled VAE latents [N, 4, h, w] (the posterior means) of uint8 [3, H, W] images fitted
+  /// to the output size (shorter side resized, centre crop): where strength < 1 starts.
+  torch::Tensor source_latents(const std::vector<torch::Tensor>& images);
+  /// Initial latents [N, 4, h, w] (fp32): from the shared stream in one draw, or one draw per
+  /// image from its seed; scaled by the scheduler's init_noise_sigma, or with strength < 1
+  /// `sources` (source_latents) noised to the first step's level.
+  torch::Tensor initial_latents(int64_t n, BatchNoise& noise, const torch::Tensor& sources = {});
   /// Denoised latents of `latents` given `embeddings` [N, 1, P]; `observe` sees every step.
   torch::Tensor denoise(const torch::Tensor& embeddings, torch::Tensor latents, BatchNoise& noise,
                         const std::function<void(const StepRecord&)>& observe = {});
@@ -80,6 +85,7 @@ class VariationPipeline {
   UNet unet_{nullptr};
   Vae vae_{nullptr};
   std::unique_ptr<Scheduler> scheduler_;
+  size_t first_step_ = 0;  // from strength
 };
 
 }  // namespace mdlab::diffusion

@@ -23,6 +23,7 @@ class SdVariations final : public Generator {
     VariationSettings s;
     s.guidance_scale = sampler.guidance_scale;
     s.steps = sampler.steps;
+    s.strength = sampler.strength;
     s.scheduler = sampler.scheduler;
     s.eta = sampler.eta;
     s.height = options.get_int("height");
@@ -36,12 +37,14 @@ class SdVariations final : public Generator {
                 "sd_variations: `model` must name a diffusers folder of "
                 "lambdalabs/sd-image-variations-diffusers (safetensors weights)");
     pipeline_ = std::make_unique<VariationPipeline>(model, s);
-    context.log(LogLevel::Info,
-                fmt::format("sd_variations: {} on {} ({}), {} scheduler, {} steps, guidance {}, "
-                            "{}x{}",
-                            model, s.device.str(), options.get_string("dtype"),
-                            pipeline_->scheduler_name(), s.steps, s.guidance_scale,
-                            pipeline_->settings().width, pipeline_->settings().height));
+    context.log(
+        LogLevel::Info,
+        fmt::format(
+            "sd_variations: {} on {} ({}), {} scheduler, {} steps, strength {}, guidance {}, "
+            "{}x{}",
+            model, s.device.str(), options.get_string("dtype"), pipeline_->scheduler_name(),
+            s.steps, s.strength, s.guidance_scale, pipeline_->settings().width,
+            pipeline_->settings().height));
   }
 
   static OptionsSchema options_schema() {

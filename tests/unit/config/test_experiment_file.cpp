@@ -214,6 +214,75 @@ TEST_CASE("malformed --set arguments are config errors, all reported") {
   }
 }
 
+TEST_CASE("hostile experiment files get errors, not crashes or unbounded reads") {
+  auto dir = mdlab::test::temp_dir("config");
+  // A key of 50,000 dotted parts overflowed toml++'s recursion (exit 139).
+  std::string dotted = "a";
+  for (int i = 0; i < 50000; ++i) dotted += ".a";
+  auto deep_key = write_file(dir, "deep_key.toml", "[train]\nlr = 1.0\n" + dotted + " = 1\n");
+  auto issues = issues_of([&] { (void)load_experiment(deep_key, {}); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].format() ==
+        deep_key.string() +
+            ":3:1: a key of more than 64 dotted parts (experiment keys have a few)");
+  auto deep_header = write_file(dir, "deep_header.toml", "[" + dotted + "]\n");
+  issues = issues_of([&] { (void)load_experiment(deep_header, {}); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].format() == deep_header.string() +
+                                  ":1:2: a key of more than 64 dotted parts (experiment keys "
+                                  "have a few)");
+  auto nested = write_file(dir, "nested.toml",
+                           "x = " + std::string(100000, '[') + std::string(100000, ']') + "\n");
+  issues = issues_of([&] { (void)load_experiment(nested, {}); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].format() ==
+        nested.string() + ":1:69: arrays or inline tables nested more than 64 deep");
+  // Dots in strings, comments and numbers are not key parts; brackets in strings do not nest.
+  auto fine = write_file(dir, "fine.toml",
+                         "# a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a"
+                         ".a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a\n"
+                         "[train]\nlr = 1.5e-3\nnote = \"" +
+                             std::string(200, '[') + dotted.substr(0, 400) + "\"\n");
+  CHECK_NOTHROW(load_experiment(fine, {}));
+  // A device and an oversized file are refused before they are read.
+  auto zero = write_file(dir, "zero.toml", "extends = \"/dev/zero\"\n");
+  issues = issues_of([&] { (void)load_experiment(zero, {}); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].format() == zero.string() + ":1:11: base file '/dev/zero' is not a regular file");
+  auto big = write_file(dir, "big.toml", "x = \"" + std::string(5u << 20, 'x') + "\"\n");
+  issues = issues_of([&] { (void)load_experiment(big, {}); });
+  REQUIRE(issues.size() == 1);
+  CHECK_THAT(issues[0].format(),
+             Catch::StartsWith(big.string() + ": experiment file has 5242887 bytes; experiment "
+                                              "files are at most 4194304 bytes"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hostile --set arguments name the key and the defect") {
+  auto dir = mdlab::test::temp_dir("config");
+  auto exp = write_file(dir, "exp.toml", "[train]\nlr = 1.0\n");
+  std::string dotted = "a";
+  for (int i = 0; i < 50000; ++i) dotted += ".a";
+  auto issues = issues_of([&] {
+    (void)load_experiment(exp,
+                          {"train.name=\"caf\xe9\"", dotted + "=1",
+                           "train.x=" + std::string(1000, '[') + std::string(1000, ']'), "\xff=1"});
+  });
+  REQUIRE(issues.size() == 4);
+  // The bad byte is shown escaped, never written raw to the terminal.
+  CHECK(issues[0].format() ==
+        "--set train.name=\"caf\\xe9\":1:16: malformed --set 'train.name=\"caf\\xe9\"': byte 16 "
+        "(0xe9) is not valid UTF-8 in the value of 'train.name'");
+  CHECK(issues[0].key == "train.name");
+  CHECK_THAT(issues[1].format(), Catch::Contains("a key of more than 64 dotted parts"));
+  CHECK_THAT(issues[2].format(),
+             Catch::StartsWith("--set train.x=") &&
+                 Catch::Contains("arrays or inline tables nested more than 64 deep"));
+  CHECK(issues[2].key == "train.x");
+  CHECK_THAT(issues[3].format(), Catch::Contains("byte 1 (0xff) is not valid UTF-8"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("to_toml_text parses back to an equal table") {
   auto table = toml::parse(R"(
 title = "quotes \" and \\ and tab\t and newline\n and é"

@@ -206,6 +206,21 @@ TEST_CASE("error: value out of range or not among the choices") {
               "one of: \"sgd\", \"adam\"");
 }
 
+TEST_CASE("error: NaN and infinities are refused where a range would let them through") {
+  // NaN compares false with both bounds; before this check `lr = nan` trained with NaN.
+  auto exp = write_exp(
+      "[backbone]\nname = \"resnet\"\n\n[method]\nname = \"simclr\"\n"
+      "temperature = nan\n\n[train]\nepochs = 5\nlr = -inf\n\n[data]\nroot = \"/d\"\n");
+  auto issues = issues_of([&] { (void)validate(exp.file); });
+  REQUIRE(issues.size() == 2);
+  Loaded loaded{exp.file, exp.text};
+  check_issue(issues[0], loaded, "nan", "method.temperature",
+              "invalid value for 'temperature' in [method] (plugin 'simclr'): value nan is not a "
+              "finite number");
+  check_issue(issues[1], loaded, "-inf", "train.lr",
+              "invalid value for 'lr' in [train]: value -inf is not a finite number");
+}
+
 TEST_CASE("error: missing required key, at the enclosing table") {
   auto exp = write_exp(
       "[backbone]\nname = \"resnet\"\n\n[method]\nname = \"simclr\"\n\n"

@@ -319,3 +319,45 @@ TEST_CASE("diffae: the UNet config survives its JSON and refuses a missing code"
   spec.norm_num_groups = 5;
   CHECK_THROWS_WITH(diffae_unet_config(spec), Catch::Contains("norm_num_groups = 5"));
 }
+
+TEST_CASE("diffae: strength below 1 denoises the noised source from part-way", "[diffae]") {
+  auto t = make_method();
+  train_steps(*t->method, t->images, 10);
+  const fs::path dir = export_folder(*t->method, "diffae_strength");
+  DiffaeSettings settings;
+  settings.steps = 10;
+  settings.strength = 0.3;  // the last three steps
+  auto pipeline = load_folder(dir, settings);
+  const auto rgb = to_rgb(t->images[1]);
+  const auto unit = pipeline->preprocess({rgb});
+  const auto sources = unit * 2 - 1;
+  mdlab::NoiseSource seed;
+  seed.seeds = {42};
+  BatchNoise noise(seed, 1);
+  std::vector<size_t> steps;
+  torch::Tensor first_input;
+  auto out = pipeline->sample(pipeline->encode(unit), noise, sources, [&](const StepRecord& r) {
+    if (steps.empty()) first_input = r.unet_input;
+    steps.push_back(r.index);
+  });
+  CHECK(steps == std::vector<size_t>{7, 8, 9});
+  // The first UNet input is the source at the noise level of step 7 (alpha_bar of its timestep).
+  BatchNoise again(seed, 1);
+  const auto drawn = again.draw({1, 1, 8, 8});
+  const JsonConfig scheduler_json(dir / "scheduler" / "scheduler_config.json");
+  auto ddim = make_scheduler(scheduler_json, "ddim", {});
+  ddim->set_timesteps(10);
+  const NoiseSchedule schedule(scheduler_json, "ddim");
+  const double a =
+      schedule.alphas_cumprod[static_cast<int64_t>(ddim->timesteps()[7])].item<float>();
+  CHECK((first_input - (std::sqrt(a) * sources + std::sqrt(1 - a) * drawn))
+            .abs()
+            .max()
+            .item<double>() <= 1e-5);
+  // generate() does the same from the uint8 image, deterministically per seed.
+  const auto generated = pipeline->generate({rgb}, seed);
+  CHECK(torch::equal(generated, DiffaePipeline::to_uint8(out)));
+  // PNDM is refused when the pipeline is built, naming the way out.
+  settings.scheduler = "pndm";
+  CHECK_THROWS_WITH(load_folder(dir, settings), Catch::Contains("use scheduler = \"ddim\""));
+}

@@ -4,7 +4,6 @@
 #include "layers.h"
 
 #include <catch2/catch.hpp>
-
 #include <torch/torch.h>
 
 #include <cmath>

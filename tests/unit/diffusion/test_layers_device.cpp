@@ -8,7 +8,6 @@
 #include "test_device.h"
 
 #include <catch2/catch.hpp>
-
 #include <torch/torch.h>
 
 #include <algorithm>

@@ -3,9 +3,11 @@
 // model outputs, and every step from its stored input); the tiny pipeline's recorded scheduler
 // steps (sd_variations_tiny); timestep spacings, per-class config defaults and Euler's sigmas
 // from the diffusers / numpy formulas; exactness on a point mass and the variance of Gaussian
-// data under an exact denoiser for every sampler and prediction type; config errors.
+// data under an exact denoiser for every sampler and prediction type; starting part-way
+// (strength < 1); config errors.
 #include "compare.h"
 #include "fixtures.h"
+#include "guided_sampling.h"
 #include "scheduler.h"
 
 #include <mdlab/context.h>
@@ -396,6 +398,15 @@ TEST_CASE("scheduler configs outside the supported set are named", "[scheduler][
              Catch::Contains("trained_betas") && Catch::Contains("2 values"));
   CHECK_THAT(error_of(R"({"beta_start": "small"})", "ddim"),
              Catch::Contains("beta_start") && Catch::Contains("wrong type"));
+  // Betas outside (0, 1) gave alphas_cumprod outside (0, 1]: black or NaN images, no error.
+  CHECK_THAT(error_of(R"({"beta_start": -0.1})", "ddim"),
+             Catch::Contains("beta_start") && Catch::Contains("outside"));
+  CHECK_THAT(error_of(R"({"beta_end": 1.5})", "pndm"), Catch::Contains("beta_end"));
+  CHECK_THAT(error_of(R"({"num_train_timesteps": 3, "trained_betas": [0.1, 1.0, 0.2]})", "ddim"),
+             Catch::Contains("trained_betas") && Catch::Contains("(0, 1)"));
+  CHECK_THAT(error_of(R"({"num_train_timesteps": 2.5})", "ddim"),
+             Catch::Contains("num_train_timesteps") && Catch::Contains("whole number"));
+  CHECK_THAT(error_of(R"({"steps_offset": -1})", "ddim"), Catch::Contains("steps_offset"));
   SchedulerOptions bad_eta;
   bad_eta.eta = 2.0;
   CHECK_THAT(error_of("{}", "ddim", bad_eta), Catch::Contains("eta"));
@@ -404,4 +415,42 @@ TEST_CASE("scheduler configs outside the supported set are named", "[scheduler][
   CHECK_THROWS_WITH(ddim->set_timesteps(1001), Catch::Contains("1001"));
   auto offset = make_scheduler(config_from(kSdConfig), "ddim", {});
   CHECK_THROWS_WITH(offset->set_timesteps(1000), Catch::Contains("steps_offset"));
+}
+
+TEST_CASE("strength starts the loop part-way from the noised clean sample", "[scheduler]") {
+  // diffusers' img2img: the last floor(steps * strength) steps run.
+  CHECK(first_step_for_strength(10, 1.0) == 0);
+  CHECK(first_step_for_strength(10, 0.75) == 3);
+  CHECK(first_step_for_strength(5, 0.5) == 3);
+  CHECK(first_step_for_strength(4, 0.25) == 3);
+  CHECK_THROWS_WITH(first_step_for_strength(4, 0.2), Catch::Contains("runs no denoising step"));
+  CHECK_THROWS_WITH(first_step_for_strength(4, 0.0), Catch::Contains("(0, 1]"));
+  CHECK_THROWS_WITH(first_step_for_strength(4, 1.5), Catch::Contains("(0, 1]"));
+
+  const auto json = config_from(sd_config_with(R"(, "timestep_spacing": "trailing")"));
+  const NoiseSchedule schedule(json, "ddim");
+  torch::manual_seed(3);
+  const auto x0 = torch::rand({2, 4}) * 2 - 1;
+  const auto noise = torch::randn({2, 4});
+  {
+    auto ddim = make_scheduler(json, "ddim", {});
+    ddim->set_timesteps(10);
+    const auto t = static_cast<int64_t>(ddim->timesteps()[3]);
+    const double a = schedule.alphas_cumprod[t].item<float>();
+    const auto expected = std::sqrt(a) * x0 + std::sqrt(1 - a) * noise;
+    CHECK(max_abs_diff(start_sample(*ddim, noise, x0, 3), expected) <= 1e-6);
+    // At step 0 the start is the scaled noise alone, whatever the clean sample.
+    CHECK(torch::equal(start_sample(*ddim, noise, x0, 0), noise));
+  }
+  {
+    auto euler = make_scheduler(json, "euler", {});
+    euler->set_timesteps(10);
+    const double sigma = sigma_at(schedule, euler->timesteps()[3]);
+    CHECK(max_abs_diff(start_sample(*euler, noise, x0, 3), x0 + sigma * noise) <= 1e-5);
+  }
+  auto pndm = make_scheduler(json, "pndm", {});
+  pndm->set_timesteps(10);
+  CHECK_THROWS_WITH(
+      start_sample(*pndm, noise, x0, 3),
+      Catch::Contains("pndm scheduler cannot start part-way") && Catch::Contains("ddim"));
 }

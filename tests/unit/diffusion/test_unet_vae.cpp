@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <fstream>
+
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
 using mdlab::test::all_close;
@@ -127,6 +129,65 @@ TEST_CASE("unet configs outside the supported layout are named", "[unet][errors]
   CHECK_THAT(error_of(R"({"attention_head_dim": [8, 8]})"),
              Catch::Contains("attention_head_dim") && Catch::Contains("4 down blocks"));
   CHECK_THAT(error_of("{ not json"), Catch::Contains("not valid JSON"));
+  // Sizes are checked before anything is allocated: 0 groups divided by zero (SIGFPE) and 1e9
+  // layers ran out of memory before these checks; fractions were truncated.
+  CHECK_THAT(error_of(R"({"norm_num_groups": 0})"),
+             Catch::Contains("norm_num_groups") && Catch::Contains("outside [1, 16384]"));
+  CHECK_THAT(error_of(R"({"layers_per_block": 1e9})"),
+             Catch::Contains("layers_per_block") && Catch::Contains("outside [1, 256]"));
+  CHECK_THAT(error_of(R"({"in_channels": 3.5})"),
+             Catch::Contains("in_channels") && Catch::Contains("whole number, got 3.5"));
+  CHECK_THAT(error_of(R"({"block_out_channels": [32, 64.5, 64, 64]})"),
+             Catch::Contains("block_out_channels") && Catch::Contains("whole number"));
+  CHECK_THAT(error_of(R"({"sample_size": -8})"), Catch::Contains("sample_size"));
+  CHECK_THAT(error_of(R"({"norm_eps": 0})"), Catch::Contains("norm_eps"));
+  CHECK_THAT(error_of(R"({"cross_attention_dim": 0})"), Catch::Contains("cross_attention_dim"));
+  CHECK_THAT(error_of(R"({"transformer_layers_per_block": [1, 1, 1, 100000]})"),
+             Catch::Contains("transformer_layers_per_block"));
+  // A whole number written as a float is a whole number.
+  CHECK(error_of(R"({"layers_per_block": 2.0})").empty());
+}
+
+TEST_CASE("vae configs with degenerate values are named", "[vae][errors]") {
+  const fs::path tmp = mdlab::test::temp_dir("vae_config");
+  const fs::path file = tmp / "config.json";
+  auto error_of = [&](const std::string& json) -> std::string {
+    write_text(file, json);
+    try {
+      VaeConfig config{JsonConfig(file)};
+    } catch (const mdlab::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // scaling_factor 0 decoded every latent to the same black image.
+  CHECK_THAT(error_of(R"({"scaling_factor": 0})"),
+             Catch::Contains("scaling_factor") && Catch::Contains(file.string()));
+  CHECK_THAT(error_of(R"({"norm_num_groups": 0})"), Catch::Contains("norm_num_groups"));
+  CHECK_THAT(error_of(R"({"block_out_channels": []})"), Catch::Contains("block_out_channels"));
+  CHECK_THAT(error_of(R"({"latent_channels": 1e12})"), Catch::Contains("latent_channels"));
+  CHECK(error_of(R"({"block_out_channels": [32, 64], "norm_num_groups": 32})").empty());
+}
+
+TEST_CASE("JSON configs are read with size and nesting limits", "[folder][errors]") {
+  const fs::path tmp = mdlab::test::temp_dir("json_limits");
+  // A device would be read until memory runs out.
+  CHECK_THROWS_WITH(read_json_file("/dev/zero"), Catch::Contains("not a regular file"));
+  const fs::path big = tmp / "big.json";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out << "{\"pad\": \"";
+    const std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 17; ++i) out << chunk;
+    out << "\"}";
+  }
+  CHECK_THROWS_WITH(read_json_file(big),
+                    Catch::Contains(big.string()) && Catch::Contains("at most 16777216 bytes"));
+  const fs::path deep = tmp / "deep.json";
+  write_text(deep, "{\"a\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+  CHECK_THROWS_WITH(read_json_file(deep),
+                    Catch::Contains(deep.string()) && Catch::Contains("nest at most 64 deep"));
+  fs::remove_all(tmp);
 }
 
 TEST_CASE("weights of the wrong shape name the tensor and both shapes", "[unet][errors]") {

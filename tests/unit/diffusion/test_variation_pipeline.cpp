@@ -2,7 +2,8 @@
 // (../shared/fixtures/sd_variations_tiny): pixel values, image embeddings, initial latents,
 // timesteps, every step's UNet input / guided prediction / latents, final latents, decoded
 // image and the uint8 output, for PNDM and DDIM with guidance and PNDM without; then the
-// per-image noise contract (an image's output does not depend on its batch neighbours).
+// per-image noise contract (an image's output does not depend on its batch neighbours) and the
+// start from the source's latents with strength < 1.
 #include "compare.h"
 #include "fixtures.h"
 #include "variation_pipeline.h"
@@ -151,4 +152,62 @@ TEST_CASE("pipeline folders with missing or foreign parts are refused clearly",
   settings.height = 60;
   CHECK_THROWS_WITH(VariationPipeline(*dir / "pipeline", settings),
                     Catch::Contains("multiples of 8"));
+}
+
+TEST_CASE("strength below 1 starts from the source's noised VAE latents", "[pipeline]") {
+  auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
+  if (!dir) return;
+  VariationSettings settings;
+  settings.steps = 4;
+  settings.strength = 0.5;  // the last two of four steps
+  settings.scheduler = "ddim";
+  settings.height = 32;
+  settings.width = 32;
+  VariationPipeline pipe(*dir / "pipeline", settings);
+  const auto photo = chw_of(*dir / "input.png");
+  const auto sources = pipe.source_latents({photo});
+  CHECK(sources.sizes() == torch::IntArrayRef({1, 4, 4, 4}));
+  // The source latents are the scaled posterior mean of the photo fitted to 32x32 in [-1, 1]:
+  // 451x300 -> 48x32 (shorter side to 32), then the centre 32 columns.
+  torch::Tensor fitted;
+  {
+    torch::NoGradGuard no_grad;
+    auto small = torch::nn::functional::interpolate(photo.to(torch::kFloat).unsqueeze(0),
+                                                    torch::nn::functional::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{32, 48})
+                                                        .mode(torch::kBilinear)
+                                                        .align_corners(false)
+                                                        .antialias(true));
+    fitted = small.slice(3, 8, 40).round().clamp(0, 255) / 127.5 - 1.0;
+    auto mean = pipe.vae()->encode(fitted).first * pipe.vae()->config().scaling_factor;
+    CHECK(max_abs_diff(sources, mean) <= 1e-5);
+  }
+  mdlab::NoiseSource seed;
+  seed.seeds = {5};
+  BatchNoise noise(seed, 1);
+  const auto start = pipe.initial_latents(1, noise, sources);
+  BatchNoise again(seed, 1);
+  const auto drawn = again.draw({1, 4, 4, 4});
+  const JsonConfig scheduler_json(*dir / "pipeline" / "scheduler" / "scheduler_config.json");
+  auto ddim = make_scheduler(scheduler_json, "ddim", {});
+  ddim->set_timesteps(4);
+  const NoiseSchedule schedule(scheduler_json, "ddim");
+  const double a =
+      schedule.alphas_cumprod[static_cast<int64_t>(ddim->timesteps()[2])].item<float>();
+  CHECK(max_abs_diff(start, std::sqrt(a) * sources + std::sqrt(1 - a) * drawn) <= 1e-5);
+  // Two denoising steps run, and the result is deterministic per seed.
+  size_t calls = 0;
+  auto latents =
+      pipe.denoise(pipe.embed(pipe.preprocess({photo})), start, noise, [&](const StepRecord& r) {
+        CHECK(r.index == 2 + calls);
+        ++calls;
+      });
+  CHECK(calls == 2);
+  CHECK(latents.sizes() == torch::IntArrayRef({1, 4, 4, 4}));
+  CHECK(torch::equal(pipe.generate({photo}, seed), pipe.generate({photo}, seed)));
+
+  // PNDM (this folder's own scheduler) cannot start part-way: refused when built.
+  settings.scheduler = "";
+  CHECK_THROWS_WITH(VariationPipeline(*dir / "pipeline", settings),
+                    Catch::Contains("pndm scheduler cannot start part-way"));
 }

@@ -18,6 +18,13 @@ TEST_CASE("shards parse as i/n and reject the rest", "[generate]") {
   CHECK_THROWS_WITH(parse_shard("1/0"), Catch::Contains("[0, n)"));
   CHECK_THROWS_WITH(parse_shard("two/4"), Catch::Contains("i/n"));
   CHECK_THROWS_WITH(parse_shard("-1/4"), Catch::Contains("i/n"));
+  // Numbers too large for an int64 were reported as "stoll".
+  CHECK_THROWS_WITH(parse_shard("1/99999999999999999999"), Catch::Contains("below 10^9"));
+}
+
+TEST_CASE("manifest fields keep one output on one line of six fields", "[generate]") {
+  CHECK(tsv_field("train/n01/a.png") == "train/n01/a.png");
+  CHECK(tsv_field("a\tb\nc\rd\\e") == "a\\tb\\nc\\rd\\\\e");
 }
 
 TEST_CASE("the generate schema requires a generator, not a method", "[generate]") {

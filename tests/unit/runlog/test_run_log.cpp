@@ -522,6 +522,39 @@ TEST_CASE("a damaged object is reported while the rest of the run still reads") 
              Catch::Contains("\nDamaged (") && Catch::Contains("  cannot open /metrics/train/acc"));
 }
 
+TEST_CASE("entries the reader cannot place are reported, not dropped") {
+  const mdlab::test::ScopedTempDir dir("runlog");
+  const fs::path file = dir.path / "run.h5";
+  {
+    RunLog log = RunLog::create(file, "eval = [3]\n[method]\nname = \"simclr\"\n");
+    log.write_table("knn", accuracy_table());
+  }
+  {
+    // A dataset written directly below /eval (not /eval/<evaluator>/<table>).
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, false, true);
+    hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, fapl);
+    H5Pclose(fapl);
+    REQUIRE(f >= 0);
+    const hsize_t dims[2] = {1, 1};
+    hid_t space = H5Screate_simple(2, dims, nullptr);
+    hid_t d = H5Dcreate2(f, "eval/stray", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    REQUIRE(d >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  const auto c = mdlab::read_run_log(file);
+  CHECK(c.tables.at("knn").size() == 1);
+  REQUIRE(c.problems.size() == 1);
+  CHECK_THAT(c.problems[0], Catch::Contains("/eval/stray") && Catch::Contains("not shown"));
+  const std::string summary = mdlab::render_run_summary(c);
+  CHECK_THAT(summary, Catch::Contains("/eval/stray"));
+  // A config whose eval entries are not tables says so.
+  CHECK_THAT(summary, Catch::Contains("(not a table: 3)"));
+}
+
 TEST_CASE("the summary shows status, config, aligned metrics and tables") {
   const mdlab::test::ScopedTempDir dir("runlog");
   const fs::path file = dir.path / "run.h5";
