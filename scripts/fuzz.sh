@@ -42,6 +42,8 @@ case "$target" in
              plugins/generators/diffusion/scheduler.cpp plugins/generators/diffusion/unet.cpp
              plugins/generators/diffusion/vae.cpp plugins/generators/diffusion/clip_vision.cpp
              plugins/generators/diffusion/clip_preprocess.cpp plugins/generators/diffusion/layers.cpp
+             plugins/generators/diffusion/ddim_scheduler.cpp plugins/generators/diffusion/pndm_scheduler.cpp
+             plugins/generators/diffusion/euler_scheduler.cpp tests/fuzz/fuzz_json_config_target.cpp
              sdk/src/error.cpp sdk/src/safetensors.cpp sdk/src/state_dict.cpp)
     libs=("${torch_libs[@]}" -lfmt)
     max_len=4096 ;;

@@ -12,7 +12,6 @@
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  mdlab::fuzz::run_experiment_input(
-      std::string_view(reinterpret_cast<const char*>(data), size));
+  mdlab::fuzz::run_experiment_input(std::string_view(reinterpret_cast<const char*>(data), size));
   return 0;
 }

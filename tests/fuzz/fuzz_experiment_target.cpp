@@ -72,7 +72,8 @@ class Catalog final : public PluginCatalog {
 // A folder with the input as exp.toml beside a fixed base.toml it may extend.
 const fs::path& work_dir() {
   static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("mdlab-fuzz-experiment-" + std::to_string(::getpid()));
+    fs::path d =
+        fs::temp_directory_path() / ("mdlab-fuzz-experiment-" + std::to_string(::getpid()));
     fs::create_directories(d);
     std::ofstream(d / "base.toml") << "[train]\nepochs = 2\nlr = 0.1\n[data]\nroot = \"/d\"\n"
                                       "[backbone]\nname = \"resnet\"\n";

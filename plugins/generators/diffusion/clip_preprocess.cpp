@@ -211,7 +211,7 @@ ClipPreprocessConfig::ClipPreprocessConfig(const JsonConfig& config) {
                 "must be an integer or {\"height\": H, \"width\": W}, not " + crop.dump());
   }
   do_rescale = config.get<bool>("do_rescale", do_rescale);
-  rescale_factor = config.get<double>("rescale_factor", rescale_factor);
+  rescale_factor = config.get_number("rescale_factor", rescale_factor, 1e-12, 1e6);
   do_normalize = config.get<bool>("do_normalize", do_normalize);
   auto three = [&](const char* key, std::array<float, 3>& out) {
     if (!config.has(key)) return;
@@ -226,8 +226,23 @@ ClipPreprocessConfig::ClipPreprocessConfig(const JsonConfig& config) {
   };
   three("image_mean", mean);
   three("image_std", std);
-  if (shortest_edge <= 0) config.fail("size", "must be positive");
-  if (crop_height <= 0 || crop_width <= 0) config.fail("crop_size", "must be positive");
+  if (shortest_edge <= 0 || shortest_edge > kMaxConfigPixels) {
+    config.fail("size", fmt::format("= {} is outside [1, {}]", shortest_edge, kMaxConfigPixels));
+  }
+  if (crop_height <= 0 || crop_width <= 0 || crop_height > kMaxConfigPixels ||
+      crop_width > kMaxConfigPixels) {
+    config.fail("crop_size", fmt::format("= {}x{} is outside [1, {}]", crop_height, crop_width,
+                                         kMaxConfigPixels));
+  }
+  for (float s : std) {
+    // A zero (or non-finite) std would turn every pixel value into inf or NaN.
+    if (!(std::isfinite(s) && s > 0)) {
+      config.fail("image_std", fmt::format("has the entry {}; it must be positive", s));
+    }
+  }
+  for (float m : mean) {
+    if (!std::isfinite(m)) config.fail("image_mean", "must be finite");
+  }
 }
 
 torch::Tensor clip_preprocess(const torch::Tensor& chw, const ClipPreprocessConfig& config,

@@ -52,6 +52,9 @@ Json read_json_file(const fs::path& path) {
     return Json::parse(buffer.str(), limit_depth);
   } catch (const nlohmann::json::parse_error& e) {
     MDLAB_THROW("{}: not valid JSON (byte {}): {}", path.string(), e.byte, e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range for numbers beyond a double (333E3333...), among others.
+    MDLAB_THROW("{}: not readable JSON: {}", path.string(), e.what());
   } catch (const TooDeep& e) {
     MDLAB_THROW("{}: arrays and objects nested {} deep; configs nest at most {} deep",
                 path.string(), e.depth, kMaxJsonConfigDepth);

@@ -150,7 +150,15 @@ TEST_CASE("preprocessor configs in the legacy and current formats with defaults 
   CHECK_THAT(error_of([] { ClipPreprocessConfig{preprocessor_config(R"({"resample": 0})")}; }),
              Catch::Contains("resample") && Catch::Contains("= 0"));
   CHECK_THAT(error_of([] { ClipPreprocessConfig{preprocessor_config(R"({"size": 0})")}; }),
-             Catch::Contains("size") && Catch::Contains("positive"));
+             Catch::Contains("size") && Catch::Contains("outside [1, 16384]"));
+  // A zero std turned every pixel into inf; an absurd crop reached the allocator.
+  CHECK_THAT(error_of([] {
+               ClipPreprocessConfig{preprocessor_config(R"({"image_std": [0.2, 0, 0.2]})")};
+             }),
+             Catch::Contains("image_std") && Catch::Contains("positive"));
+  CHECK_THAT(
+      error_of([] { ClipPreprocessConfig{preprocessor_config(R"({"crop_size": 1000000000})")}; }),
+      Catch::Contains("crop_size") && Catch::Contains("outside"));
   CHECK_THAT(error_of([] { ClipPreprocessConfig{preprocessor_config(R"({"do_resize": "yes"})")}; }),
              Catch::Contains("do_resize"));
 
