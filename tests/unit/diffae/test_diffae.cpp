@@ -3,6 +3,7 @@
 #include "diffae_method.h"
 #include "fixtures.h"
 #include "test_context.h"
+#include "variation_pipeline.h"
 
 #include <mdlab/error.h>
 #include <mdlab/safetensors.h>
@@ -12,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <limits>
 
 namespace fs = std::filesystem;
 using mdlab::diffae::DiffaeMethod;
@@ -360,4 +362,14 @@ TEST_CASE("diffae: strength below 1 denoises the noised source from part-way", "
   // PNDM is refused when the pipeline is built, naming the way out.
   settings.scheduler = "pndm";
   CHECK_THROWS_WITH(load_folder(dir, settings), Catch::Contains("use scheduler = \"ddim\""));
+}
+
+TEST_CASE("diffae: NaN samples are an error, not black images", "[diffae]") {
+  auto samples = torch::zeros({2, 1, 8, 8});
+  samples[1][0][3][3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(DiffaePipeline::to_uint8(samples), Catch::Contains("NaN or infinite"));
+  CHECK_THROWS_WITH(VariationPipeline::to_uint8(samples.expand({2, 3, 8, 8})),
+                    Catch::Contains("NaN or infinite"));
+  CHECK(DiffaePipeline::to_uint8(torch::zeros({1, 1, 8, 8})).sizes() ==
+        torch::IntArrayRef({1, 3, 8, 8}));
 }
