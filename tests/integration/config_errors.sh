@@ -86,6 +86,12 @@ if "$MDLAB" --version | grep -q " CPU;"; then
   check cuda.toml "cuda.toml:4:10:" "CPU-only LibTorch"
 fi
 
+# absurd sizes and NaN are named at their key, before LibTorch would try to allocate or train
+base_ok | sed 's/^depth = 18/depth = 18\nwidth = 1000000000/' > huge_width.toml
+check huge_width.toml "huge_width.toml:8:9:" "width" "must be in [8, 1024]"
+base_ok | sed 's/^depth = 18/depth = 18\n\n[train]\nlr = nan/' > nan_lr.toml
+check nan_lr.toml "nan_lr.toml:10:6:" "'lr' in [train]" "value nan is not a finite number"
+
 # many errors at once, all reported
 base_ok | sed 's/^depth = 18/depth = "x"\nwidht = 3/; s/^name = "cfg"/name = 5/' > many.toml
 check many.toml "many.toml:2:8:" "many.toml:7:9:" "many.toml:8:1:" "3 configuration errors"

@@ -119,7 +119,7 @@ mdlab::OptionsSchema ResNet::options_schema() {
   s.add_int("width", 64,
             "Channels of the stem and first stage (64 in torchvision); "
             "features are 8x (18/34) or 32x (50/101) this")
-      .at_least(8);
+      .range(8, 1024);  // bounded so that a typo is named here, not by LibTorch's allocator
   s.add_bool("cifar_stem", false, "3x3 stride-1 stem conv without max-pool, for 28-64 px inputs");
   s.add_bool("zero_init_residual", false,
              "Start every residual branch at zero (last BN weight of each block = 0)");
