@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ void ConsoleProgress::begin(std::string_view task, int64_t total) {
   task_ = task;
   total_ = total;
   done_ = 0;
+  first_done_ = -1;
   status_.clear();
   active_ = true;
   start_ = last_draw_ = std::chrono::steady_clock::now();
@@ -36,6 +38,7 @@ void ConsoleProgress::begin(std::string_view task, int64_t total) {
 }
 
 void ConsoleProgress::update(int64_t done, std::string_view status) {
+  if (first_done_ < 0) first_done_ = done;
   done_ = done;
   status_ = status;
   auto now = std::chrono::steady_clock::now();
@@ -53,9 +56,11 @@ void ConsoleProgress::end() {
 }
 
 void ConsoleProgress::draw(bool final) {
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  double rate = elapsed > 0 ? done_ / elapsed : 0.0;
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  // Only the work of this process: a resumed run's first update is its starting point, and
+  // counting the steps before it would inflate the rate and shrink the ETA.
+  const int64_t done_here = done_ - std::max<int64_t>(first_done_, 0);
+  double rate = elapsed > 0 ? static_cast<double>(done_here) / elapsed : 0.0;
   std::string line = fmt::format("{}: {}", task_, done_);
   if (total_ > 0) {
     line += fmt::format("/{} {:3.0f}%", total_, 100.0 * done_ / total_);

@@ -32,6 +32,7 @@ class ConsoleProgress final : public ProgressReporter {
   std::string status_;
   int64_t total_ = 0;
   int64_t done_ = 0;
+  int64_t first_done_ = -1;  // the first update's count (a resumed run starts past 0)
   bool active_ = false;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;

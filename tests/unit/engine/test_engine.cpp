@@ -15,6 +15,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 TEST_CASE("warm-up then cosine reaches the peak and the floor") {
   // 10 warm-up steps to 1.0, then cosine over 90 steps to 0.1.
@@ -50,9 +51,33 @@ TEST_CASE("plain progress writes a start line, periodic lines and a final line")
   std::stringstream text;
   text << in.rdbuf();
   CHECK_THAT(text.str(), Catch::Contains("train: started (4 steps)\n") &&
-                             Catch::Contains("train: 2/4  50%") &&
-                             Catch::Contains("| loss 0.5") && Catch::Contains("took"));
+                             Catch::Contains("train: 2/4  50%") && Catch::Contains("| loss 0.5") &&
+                             Catch::Contains("took"));
   CHECK(text.str().find('\r') == std::string::npos);
+}
+
+TEST_CASE("a resumed run's rate counts only the steps of this process") {
+  auto dir = mdlab::test::temp_dir("progress");
+  auto path = dir / "progress.txt";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  REQUIRE(f);
+  {
+    mdlab::ConsoleProgress progress(f, 0, std::chrono::milliseconds(0));
+    progress.begin("train", 1000);
+    progress.update(900, "");  // resumed at step 900
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    progress.update(910, "");
+    progress.end();
+  }
+  std::fclose(f);
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  // 10 steps in at least 50 ms: at most 200 it/s (counting the 900 resumed steps gave ~18,000).
+  const auto at = last.find(" it/s");
+  REQUIRE(at != std::string::npos);
+  const auto from = last.rfind("| ", at) + 2;
+  CHECK(std::stod(last.substr(from, at - from)) <= 200.0);
 }
 
 TEST_CASE("seed derivation is fixed forever") {
