@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -35,45 +36,49 @@ TEST_CASE("durations print as m:ss or h:mm:ss") {
   CHECK(mdlab::format_duration(NAN) == "?");
 }
 
-TEST_CASE("plain progress writes a start line, periodic lines and a final line") {
+namespace {
+
+// What a plain (non-terminal) ConsoleProgress driven by `drive` writes.
+std::string progress_text(const std::function<void(mdlab::ConsoleProgress&)>& drive) {
   auto dir = mdlab::test::temp_dir("progress");
   auto path = dir / "progress.txt";
   std::FILE* f = std::fopen(path.c_str(), "w");
   REQUIRE(f);
   {
     mdlab::ConsoleProgress progress(f, 0, std::chrono::milliseconds(0));
-    progress.begin("train", 4);
-    progress.update(2, "loss 0.5");
-    progress.end();
+    drive(progress);
   }
   std::fclose(f);
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
-  CHECK_THAT(text.str(), Catch::Contains("train: started (4 steps)\n") &&
-                             Catch::Contains("train: 2/4  50%") && Catch::Contains("| loss 0.5") &&
-                             Catch::Contains("took"));
-  CHECK(text.str().find('\r') == std::string::npos);
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("plain progress writes a start line, periodic lines and a final line") {
+  const std::string text = progress_text([](mdlab::ConsoleProgress& progress) {
+    progress.begin("train", 4);
+    progress.update(2, "loss 0.5");
+    progress.end();
+  });
+  CHECK_THAT(text, Catch::Contains("train: started (4 steps)\n") &&
+                       Catch::Contains("train: 2/4  50%") && Catch::Contains("| loss 0.5") &&
+                       Catch::Contains("took"));
+  CHECK(text.find('\r') == std::string::npos);
 }
 
 TEST_CASE("a resumed run's rate counts only the steps of this process") {
-  auto dir = mdlab::test::temp_dir("progress");
-  auto path = dir / "progress.txt";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  REQUIRE(f);
-  {
-    mdlab::ConsoleProgress progress(f, 0, std::chrono::milliseconds(0));
+  const std::string text = progress_text([](mdlab::ConsoleProgress& progress) {
     progress.begin("train", 1000);
     progress.update(900, "");  // resumed at step 900
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     progress.update(910, "");
     progress.end();
-  }
-  std::fclose(f);
-  std::ifstream in(path);
-  std::string line, last;
-  while (std::getline(in, line)) last = line;
+  });
   // 10 steps in at least 50 ms: at most 200 it/s (counting the 900 resumed steps gave ~18,000).
+  const std::string last = text.substr(text.rfind("train: "));
   const auto at = last.find(" it/s");
   REQUIRE(at != std::string::npos);
   const auto from = last.rfind("| ", at) + 2;
