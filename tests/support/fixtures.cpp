@@ -3,7 +3,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -25,7 +28,9 @@ std::optional<std::filesystem::path> fixture_dir(std::string_view sub) {
   return dir;
 }
 
-std::filesystem::path source_dir() { return MDLAB_SOURCE_DIR; }
+std::filesystem::path source_dir() {
+  return MDLAB_SOURCE_DIR;
+}
 
 std::filesystem::path binary_dir() {
   const char* env = std::getenv("MDLAB_TEST_BINARY_DIR");
@@ -70,6 +75,25 @@ std::filesystem::path temp_dir(std::string_view tag) {
   std::filesystem::create_directories(dir);
   temp_dirs().add(dir);
   return dir;
+}
+
+int for_each_corpus_file(
+    std::string_view target,
+    const std::function<void(const std::filesystem::path&, const std::string&)>& each) {
+  const auto corpus = source_dir() / "tests" / "fuzz" / "corpus" / std::string(target);
+  if (!std::filesystem::is_directory(corpus)) {
+    throw std::runtime_error("no fuzzing corpus at " + corpus.string());
+  }
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    each(entry.path(), bytes.str());
+  }
+  return files;
 }
 
 }  // namespace mdlab::test

@@ -6,21 +6,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 TEST_CASE("the experiment-file fuzzing corpus loads or fails cleanly") {
-  const auto corpus = mdlab::test::source_dir() / "tests" / "fuzz" / "corpus" / "experiment";
-  REQUIRE(std::filesystem::is_directory(corpus));
-  int files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(corpus)) {
-    if (!entry.is_regular_file()) continue;
-    ++files;
-    INFO(entry.path().string());
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    CHECK_NOTHROW(mdlab::fuzz::run_experiment_input(bytes.str()));
-  }
+  const int files = mdlab::test::for_each_corpus_file(
+      "experiment", [](const std::filesystem::path& file, const std::string& bytes) {
+        INFO(file.string());
+        CHECK_NOTHROW(mdlab::fuzz::run_experiment_input(bytes));
+      });
   CHECK(files >= 5);
 }
