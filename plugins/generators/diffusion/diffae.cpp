@@ -34,6 +34,7 @@ UNetConfig diffae_unet_config(const DiffaeDenoiserSpec& spec) {
   c.block_out_channels = spec.block_out_channels;
   c.layers_per_block = spec.layers_per_block;
   c.norm_num_groups = spec.norm_num_groups;
+  c.resnet_time_scale_shift = spec.resnet_time_scale_shift;
   c.down_block_types.clear();
   c.up_block_types.clear();
   for (size_t i = 0; i < levels; ++i) {

@@ -51,6 +51,8 @@ struct DiffaeDenoiserSpec {
   int64_t layers_per_block = 1;             ///< ResNet blocks per down level
   int64_t heads = 4;                        ///< attention heads
   int64_t norm_num_groups = 32;             ///< GroupNorm groups
+  /// "default" or "scale_shift" (UNetConfig::resnet_time_scale_shift)
+  std::string resnet_time_scale_shift = "default";
 };
 
 /// The UNet2DConditionModel config of `spec`; throws mdlab::Error naming the field that does

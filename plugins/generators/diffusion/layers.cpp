@@ -128,13 +128,13 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 
 ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in_channels, int64_t out_channels,
                                      int64_t temb_channels, int64_t groups, double eps,
-                                     double output_scale)
-    : output_scale_(output_scale) {
+                                     double output_scale, bool scale_shift)
+    : output_scale_(output_scale), scale_shift_(scale_shift) {
   norm1 = register_module("norm1", group_norm(groups, in_channels, eps));
   conv1 = register_module("conv1", conv(in_channels, out_channels, 3, 1, 1));
   if (temb_channels > 0) {
-    time_emb_proj =
-        register_module("time_emb_proj", torch::nn::Linear(temb_channels, out_channels));
+    time_emb_proj = register_module(
+        "time_emb_proj", torch::nn::Linear(temb_channels, (scale_shift ? 2 : 1) * out_channels));
   }
   norm2 = register_module("norm2", group_norm(groups, out_channels, eps));
   conv2 = register_module("conv2", conv(out_channels, out_channels, 3, 1, 1));
@@ -146,9 +146,17 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(int64_t in_channels, int64_t out_channels,
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
   auto h = conv1(F::silu(norm1(x)));
   if (time_emb_proj && temb.defined()) {
-    h = h + time_emb_proj(F::silu(temb)).unsqueeze(-1).unsqueeze(-1);
+    auto t = time_emb_proj(F::silu(temb)).unsqueeze(-1).unsqueeze(-1);
+    if (scale_shift_) {
+      auto parts = t.chunk(2, 1);
+      h = norm2(h) * (1 + parts[0]) + parts[1];
+    } else {
+      h = norm2(h + t);
+    }
+  } else {
+    h = norm2(h);
   }
-  h = conv2(F::silu(norm2(h)));
+  h = conv2(F::silu(h));
   auto skip = conv_shortcut ? conv_shortcut(x) : x;
   auto out = skip + h;
   if (output_scale_ != 1.0) out = out / output_scale_;

@@ -25,13 +25,17 @@ namespace mdlab::diffusion {
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         double scale, bool upcast_softmax = false);
 
-/// diffusers' ResnetBlock2D (time_embedding_norm "default"): GroupNorm, SiLU, conv, + time
-/// projection, GroupNorm, SiLU, conv, + (1x1-projected) input, / output_scale.
+/// diffusers' ResnetBlock2D: GroupNorm, SiLU, conv, time conditioning, GroupNorm, SiLU, conv,
+/// + (1x1-projected) input, / output_scale. Time conditioning "default" adds the projected
+/// time embedding before the second GroupNorm; "scale_shift" projects it to 2 x out channels
+/// (scale, shift) and applies norm2(h) * (1 + scale) + shift, the adaptive GroupNorm that lets a
+/// conditioning code modulate features instead of only biasing them.
 class ResnetBlock2DImpl : public torch::nn::Module {
  public:
   /// `temb_channels` 0: no time embedding (the VAE).
   ResnetBlock2DImpl(int64_t in_channels, int64_t out_channels, int64_t temb_channels,
-                    int64_t groups, double eps, double output_scale = 1.0);
+                    int64_t groups, double eps, double output_scale = 1.0,
+                    bool scale_shift = false);
   /// x [N, in, H, W], temb [N, temb_channels] (undefined when temb_channels is 0).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb = {});
 
@@ -40,6 +44,7 @@ class ResnetBlock2DImpl : public torch::nn::Module {
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv_shortcut{nullptr};
   torch::nn::Linear time_emb_proj{nullptr};
   double output_scale_;
+  bool scale_shift_;
 };
 TORCH_MODULE(ResnetBlock2D);
 

@@ -49,7 +49,6 @@ void reject_unsupported(const JsonConfig& config) {
   };
   expect_string("act_fn", "silu");
   expect_string("time_embedding_type", "positional");
-  expect_string("resnet_time_scale_shift", "default");
   expect_string("attention_type", "default");
   auto expect_int = [&](const char* key, int64_t wanted) {
     if (config.has(key) && config.require<int64_t>(key) != wanted) {
@@ -95,8 +94,8 @@ class DownBlockImpl : public torch::nn::Module {
     resnets = register_module("resnets", torch::nn::ModuleList());
     if (cross_attention) attentions = register_module("attentions", torch::nn::ModuleList());
     for (int64_t i = 0; i < layers; ++i) {
-      resnets->push_back(
-          ResnetBlock2D(i == 0 ? in : out, out, temb, c.norm_num_groups, c.norm_eps));
+      resnets->push_back(ResnetBlock2D(i == 0 ? in : out, out, temb, c.norm_num_groups, c.norm_eps,
+                                       1.0, c.resnet_time_scale_shift == "scale_shift"));
       if (cross_attention) {
         attentions->push_back(Transformer2D(out, c.heads[level], out / c.heads[level],
                                             c.cross_attention_dim[level], c.norm_num_groups,
@@ -139,8 +138,9 @@ class UpBlockImpl : public torch::nn::Module {
     for (int64_t i = 0; i < layers; ++i) {
       const int64_t skip_channels = i == layers - 1 ? in : out;
       const int64_t resnet_in = i == 0 ? prev_out : out;
-      resnets->push_back(
-          ResnetBlock2D(resnet_in + skip_channels, out, temb, c.norm_num_groups, c.norm_eps));
+      resnets->push_back(ResnetBlock2D(resnet_in + skip_channels, out, temb, c.norm_num_groups,
+                                       c.norm_eps, 1.0,
+                                       c.resnet_time_scale_shift == "scale_shift"));
       if (cross_attention) {
         attentions->push_back(Transformer2D(out, c.heads[level], out / c.heads[level],
                                             c.cross_attention_dim[level], c.norm_num_groups,
@@ -186,7 +186,8 @@ class MidBlockImpl : public torch::nn::Module {
     attentions = register_module("attentions", torch::nn::ModuleList());
     for (int i = 0; i < 2; ++i) {
       resnets->push_back(ResnetBlock2D(channels, channels, temb, c.norm_num_groups, c.norm_eps,
-                                       c.mid_block_scale_factor));
+                                       c.mid_block_scale_factor,
+                                       c.resnet_time_scale_shift == "scale_shift"));
     }
     attentions->push_back(Transformer2D(channels, c.heads[last], channels / c.heads[last],
                                         c.cross_attention_dim[last], c.norm_num_groups,
@@ -231,6 +232,13 @@ UNetConfig::UNetConfig(const JsonConfig& config) {
       config.get_number("mid_block_scale_factor", mid_block_scale_factor, 1e-6, 1e6);
   norm_num_groups = config.get_int("norm_num_groups", norm_num_groups, 1, kMaxConfigChannels);
   norm_eps = config.get_number("norm_eps", norm_eps, 1e-12, 1.0);
+  resnet_time_scale_shift =
+      config.get<std::string>("resnet_time_scale_shift", resnet_time_scale_shift);
+  if (resnet_time_scale_shift != "default" && resnet_time_scale_shift != "scale_shift") {
+    config.fail(
+        "resnet_time_scale_shift",
+        "= \"" + resnet_time_scale_shift + "\" is not supported (\"default\" or \"scale_shift\")");
+  }
   use_linear_projection = config.get<bool>("use_linear_projection", use_linear_projection);
   upcast_attention = config.get<bool>("upcast_attention", upcast_attention);
   flip_sin_to_cos = config.get<bool>("flip_sin_to_cos", flip_sin_to_cos);
@@ -398,6 +406,7 @@ Json unet_config_json(const UNetConfig& c) {
             {"mid_block_scale_factor", c.mid_block_scale_factor},
             {"norm_num_groups", c.norm_num_groups},
             {"norm_eps", c.norm_eps},
+            {"resnet_time_scale_shift", c.resnet_time_scale_shift},
             {"cross_attention_dim", c.cross_attention_dim},
             // The head count under SD 1.x's name: diffusers refuses num_attention_heads.
             {"attention_head_dim", c.heads},

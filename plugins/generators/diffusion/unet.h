@@ -33,11 +33,14 @@ struct UNetConfig {
   std::string mid_block_type = "UNetMidBlock2DCrossAttn";  ///< the only mid block supported
   std::vector<std::string> up_block_types;                 ///< UpBlock2D | CrossAttnUpBlock2D
   std::vector<int64_t> block_out_channels;                 ///< channels per resolution
-  int64_t layers_per_block = 2;              ///< resnets per down block (+1 per up block)
-  int64_t downsample_padding = 1;            ///< padding of the stride-2 convs
-  double mid_block_scale_factor = 1.0;       ///< output scale of the mid resnets
-  int64_t norm_num_groups = 32;              ///< GroupNorm groups
-  double norm_eps = 1e-5;                    ///< GroupNorm eps of resnets and output
+  int64_t layers_per_block = 2;         ///< resnets per down block (+1 per up block)
+  int64_t downsample_padding = 1;       ///< padding of the stride-2 convs
+  double mid_block_scale_factor = 1.0;  ///< output scale of the mid resnets
+  int64_t norm_num_groups = 32;         ///< GroupNorm groups
+  double norm_eps = 1e-5;               ///< GroupNorm eps of resnets and output
+  /// How resnets take the time embedding: "default" (added) or "scale_shift" (adaptive
+  /// GroupNorm, see ResnetBlock2D).
+  std::string resnet_time_scale_shift = "default";
   std::vector<int64_t> cross_attention_dim;  ///< context width per down block
   std::vector<int64_t> heads;                ///< attention heads per down block
   std::vector<int64_t> transformer_layers;   ///< transformer blocks per down block

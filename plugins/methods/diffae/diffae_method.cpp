@@ -44,6 +44,7 @@ DiffaeMethod::DiffaeMethod(const mdlab::Options& options, mdlab::Context& contex
   spec_.layers_per_block = options.get_int("layers_per_block");
   spec_.heads = options.get_int("heads");
   spec_.norm_num_groups = options.get_int("norm_num_groups");
+  spec_.resnet_time_scale_shift = options.get_string("resnet_time_scale_shift");
   noise_spec_.num_train_timesteps = options.get_int("num_train_timesteps");
   noise_spec_.beta_schedule = options.get_string("beta_schedule");
   noise_spec_.beta_start = options.get_float("beta_start");
@@ -79,6 +80,11 @@ mdlab::OptionsSchema DiffaeMethod::options_schema() {
   s.add_int("heads", 4, "Attention heads (must divide every level's channels)").range(1, 64);
   s.add_int("norm_num_groups", 32, "GroupNorm groups (must divide every level's channels)")
       .range(1, 256);
+  s.add_string("resnet_time_scale_shift", "default",
+               "How the code and time step reach each ResNet block: added to its features "
+               "(\"default\") or as the scale and shift of its second GroupNorm "
+               "(\"scale_shift\", the diffusion autoencoder's adaptive GroupNorm)")
+      .one_of({"default", "scale_shift"});
   s.add_int("num_train_timesteps", 1000, "Diffusion steps T of training").range(2, 100000);
   s.add_string("beta_schedule", "linear", "Noise schedule (diffusers' names)")
       .one_of({"linear", "scaled_linear", "squaredcos_cap_v2"});

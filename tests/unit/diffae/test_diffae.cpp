@@ -46,6 +46,7 @@ mdlab::Options tiny_options() {
   o.set("attention", std::vector<int64_t>{0, 1});
   o.set("heads", int64_t{2});
   o.set("norm_num_groups", int64_t{8});
+  o.set("resnet_time_scale_shift", std::string("scale_shift"));
   o.set("ema_decay", 0.9);
   return o;
 }
@@ -318,6 +319,16 @@ TEST_CASE("diffae: the UNet config survives its JSON and refuses a missing code"
   CHECK(unet->forward(x, torch::tensor({3.0f}), code.unsqueeze(1), code).sizes() == x.sizes());
   CHECK_THROWS_WITH(unet->forward(x, torch::tensor({3.0f}), code.unsqueeze(1)),
                     Catch::Contains("class_labels"));
+  // The adaptive GroupNorm conditioning is part of the config (a loader builds the same net).
+  spec.resnet_time_scale_shift = "scale_shift";
+  const UNetConfig adaptive(
+      JsonConfig(unet_config_json(diffae_unet_config(spec)), "unet/config.json"));
+  CHECK(adaptive.resnet_time_scale_shift == "scale_shift");
+  CHECK(back.resnet_time_scale_shift == "default");
+  int64_t plain_size = 0, adaptive_size = 0;
+  for (const auto& p : unet->parameters()) plain_size += p.numel();
+  for (const auto& p : UNet(adaptive)->parameters()) adaptive_size += p.numel();
+  CHECK(adaptive_size > plain_size);
   spec.norm_num_groups = 5;
   CHECK_THROWS_WITH(diffae_unet_config(spec), Catch::Contains("norm_num_groups = 5"));
 }

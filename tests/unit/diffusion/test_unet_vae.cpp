@@ -3,6 +3,7 @@
 // final latents, and the errors of bad configs and weights.
 #include "compare.h"
 #include "fixtures.h"
+#include "layers.h"
 #include "model_folder.h"
 #include "unet.h"
 #include "vae.h"
@@ -16,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <map>
 
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
@@ -146,6 +148,50 @@ TEST_CASE("unet configs outside the supported layout are named", "[unet][errors]
              Catch::Contains("transformer_layers_per_block"));
   // A whole number written as a float is a whole number.
   CHECK(error_of(R"({"layers_per_block": 2.0})").empty());
+  CHECK(error_of(R"({"resnet_time_scale_shift": "scale_shift"})").empty());
+  CHECK_THAT(error_of(R"({"resnet_time_scale_shift": "ada_group"})"),
+             Catch::Contains("resnet_time_scale_shift") && Catch::Contains("ada_group") &&
+                 Catch::Contains("not supported"));
+}
+
+TEST_CASE("ResnetBlock2D's scale_shift conditioning is diffusers' adaptive GroupNorm", "[unet]") {
+  torch::manual_seed(4);
+  ResnetBlock2D added(4, 6, 5, 2, 1e-5);
+  ResnetBlock2D adaptive(4, 6, 5, 2, 1e-5, 1.0, /*scale_shift=*/true);
+  auto params = [](torch::nn::Module& m) {
+    std::map<std::string, torch::Tensor> p;
+    for (const auto& item : m.named_parameters()) p[item.key()] = item.value();
+    return p;
+  };
+  auto a = params(*added), s = params(*adaptive);
+  // The time projection makes a scale and a shift per output channel.
+  CHECK(a.at("time_emb_proj.weight").sizes() == torch::IntArrayRef({6, 5}));
+  CHECK(s.at("time_emb_proj.weight").sizes() == torch::IntArrayRef({12, 5}));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, p] : s) p.normal_(0, 0.3);
+  }
+  const auto x = torch::randn({2, 4, 5, 5});
+  const auto temb = torch::randn({2, 5});
+  namespace F = torch::nn::functional;
+  auto conv = [&](const torch::Tensor& in, const std::string& name, int64_t padding) {
+    return F::conv2d(in, s.at(name + ".weight"),
+                     F::Conv2dFuncOptions().bias(s.at(name + ".bias")).padding(padding));
+  };
+  auto norm = [&](const torch::Tensor& in, const std::string& name) {
+    return F::group_norm(in, F::GroupNormFuncOptions(2)
+                                 .weight(s.at(name + ".weight"))
+                                 .bias(s.at(name + ".bias"))
+                                 .eps(1e-5));
+  };
+  auto h = conv(torch::silu(norm(x, "norm1")), "conv1", 1);
+  auto t = F::linear(torch::silu(temb), s.at("time_emb_proj.weight"), s.at("time_emb_proj.bias"));
+  auto scale = t.slice(1, 0, 6).unsqueeze(-1).unsqueeze(-1);
+  auto shift = t.slice(1, 6, 12).unsqueeze(-1).unsqueeze(-1);
+  h = conv(torch::silu(norm(h, "norm2") * (1 + scale) + shift), "conv2", 1);
+  const auto expected = conv(x, "conv_shortcut", 0) + h;
+  torch::NoGradGuard no_grad;
+  CHECK(max_abs_diff(adaptive->forward(x, temb), expected) < 1e-5);
 }
 
 TEST_CASE("vae configs with degenerate values are named", "[vae][errors]") {
@@ -184,7 +230,10 @@ TEST_CASE("JSON configs are read with size and nesting limits", "[folder][errors
   CHECK_THROWS_WITH(read_json_file(big),
                     Catch::Contains(big.string()) && Catch::Contains("at most 16777216 bytes"));
   const fs::path deep = tmp / "deep.json";
-  write_text(deep, "{\"a\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+  // Built by appending: GCC 12 warns (-Warray-bounds) on a literal + a long temporary string.
+  std::string nested = "{\"a\": ";
+  nested.append(100000, '[').append(100000, ']').append("}");
+  write_text(deep, nested);
   CHECK_THROWS_WITH(read_json_file(deep),
                     Catch::Contains(deep.string()) && Catch::Contains("nest at most 64 deep"));
   fs::remove_all(tmp);
