@@ -3,10 +3,11 @@
 # seconds (default 300), starting from its committed corpus tests/fuzz/corpus/TARGET. Inputs
 # that crash are written there as crash-*; keep them (renamed) in the corpus: the unit tests
 # replay it.
-#   bash scripts/fuzz.sh TARGET [SECONDS]      TARGET: safetensors | experiment | json_config
+#   bash scripts/fuzz.sh TARGET [SECONDS]
+# TARGET: safetensors | experiment | json_config | idx | cifar | image
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh safetensors|experiment|json_config [SECONDS]}"
+target="${1:?usage: scripts/fuzz.sh safetensors|experiment|json_config|idx|cifar|image [SECONDS]}"
 seconds="${2:-300}"
 out="${MDLAB_FUZZ_DIR:-build-fuzz}"
 mkdir -p "$out/corpus-$target"
@@ -47,6 +48,15 @@ case "$target" in
              sdk/src/error.cpp sdk/src/safetensors.cpp sdk/src/state_dict.cpp)
     libs=("${torch_libs[@]}" -lfmt)
     max_len=4096 ;;
+  idx|cifar|image)
+    # The whole dataset library (the source registry links every format), as mdlab builds it.
+    std=-std=c++17
+    sources=("tests/fuzz/fuzz_$target.cpp" tests/fuzz/fuzz_data_target.cpp core/data/idx_file.cpp
+             core/data/data_source.cpp core/data/image_decode.cpp core/data/sources/class_list.cpp
+             core/data/sources/folder_source.cpp core/data/sources/idx_source.cpp
+             core/data/sources/cifar_source.cpp sdk/src/error.cpp)
+    libs=("${torch_libs[@]}" -lfmt -ljpeg -lpng -lz)
+    max_len=65536 ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 bin="$out/fuzz_$target"

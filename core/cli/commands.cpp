@@ -161,19 +161,23 @@ int command_run(const std::vector<std::string>& args) {
 int command_validate(const std::vector<std::string>& args) {
   std::string experiment;
   std::vector<std::string> sets, plugin_paths;
-  bool print = false;
+  bool print = false, skip_data = false;
   po::options_description visible("options");
   visible.add_options()("help,h", "this text")("set", po::value(&sets)->composing(),
                                                "override a config value (as for run)")(
       "print", po::bool_switch(&print),
-      "print the resolved config (extends merged, --set applied)");
+      "print the resolved config (extends merged, --set applied)")(
+      "skip-data", po::bool_switch(&skip_data),
+      "do not check that the data folders and files exist (a config for another machine)");
   visible.add(plugin_options(plugin_paths));
   const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
   if (!parse(args,
-             "usage: mdlab validate EXP.toml [--set key=value]... [--print]\n\n"
-             "Checks the experiment file against core's and the plugins' schemas; reports "
-             "every problem as file:line:col and exits 2, or exits 0.",
+             "usage: mdlab validate EXP.toml [--set key=value]... [--print] [--skip-data]\n\n"
+             "Checks the experiment file against core's and the plugins' schemas, and that "
+             "its data folders and files exist; reports every problem as file:line:col and "
+             "exits 2, or exits 0. A workflow's stages are checked against the schemas only "
+             "(earlier stages make the data of later ones).",
              visible, positional_arg, vm))
     return kExitOk;
   auto registry = load_plugins(plugin_paths, true);
@@ -188,6 +192,7 @@ int command_validate(const std::vector<std::string>& args) {
     return kExitOk;
   }
   Experiment exp = load_experiment_checked(experiment, sets, registry);
+  if (!skip_data) check_data_paths(exp);
   if (print) std::fputs(exp.text.c_str(), stdout);
   std::fprintf(stderr, "%s: ok\n", experiment.c_str());
   return kExitOk;

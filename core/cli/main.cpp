@@ -2,6 +2,7 @@
 // 1 runtime failure, 2 usage or config error, 130 interrupted (docs/cli.md).
 #include "commands.h"
 #include "config_error.h"
+#include "error_text.h"
 #include "exit_codes.h"
 
 #include <mdlab/error.h>
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
                  command.c_str());
     return mdlab::kExitUsage;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "mdlab: error: %s\n", error.what());
+    std::fprintf(stderr, "mdlab: error: %s\n", mdlab::error_text(error).c_str());
     return mdlab::kExitFailure;
   }
 }

@@ -2,16 +2,23 @@
 
 #include <mdlab/error.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstring>
+#include <memory>
+#include <system_error>
 #include <zlib.h>
 
 namespace mdlab {
 namespace {
+
+// 2^36 bytes (64 GiB): far above any IDX dataset, far below what int64 and size_t overflow at.
+constexpr int64_t kMaxIdxElements = int64_t{1} << 36;
 
 // gzread reads raw files transparently too, so one path serves both encodings.
 class GzReader {
@@ -20,7 +27,11 @@ class GzReader {
     handle_ = gzopen(file.c_str(), "rb");
     MDLAB_CHECK(handle_ != nullptr, "cannot open IDX file {}: {}", file.string(),
                 std::strerror(errno));
-    gzbuffer(handle_, 1 << 20);
+    // A large buffer speeds up big files; small ones do not need 3 MiB of zlib buffers.
+    std::error_code ec;
+    const auto bytes = std::filesystem::file_size(file, ec);
+    gzbuffer(handle_,
+             ec ? 1u << 20 : static_cast<unsigned>(std::clamp<uintmax_t>(bytes, 8192, 1 << 20)));
   }
   ~GzReader() {
     if (handle_) gzclose(handle_);
@@ -28,22 +39,33 @@ class GzReader {
   GzReader(const GzReader&) = delete;
   GzReader& operator=(const GzReader&) = delete;
 
-  void read_exact(void* out, size_t bytes, const char* what) {
+  // Reads up to `bytes`; fewer only at the end of the data. Throws on a gzip error.
+  size_t read_some(void* out, size_t bytes) {
     auto* p = static_cast<unsigned char*>(out);
     size_t done = 0;
     while (done < bytes) {
       unsigned chunk = static_cast<unsigned>(std::min<size_t>(bytes - done, 1u << 30));
       int got = gzread(handle_, p + done, chunk);
-      if (got <= 0) {
+      if (got < 0 || (got == 0 && !gzeof(handle_))) {
         int code = 0;
         const char* msg = gzerror(handle_, &code);
-        MDLAB_THROW("IDX file {} is truncated or corrupt while reading {}: got {} of {} bytes{}{}",
-                    file_.string(), what, done, bytes, code != Z_OK ? ": " : "",
-                    code != Z_OK ? msg : "");
+        MDLAB_THROW("IDX file {} is corrupt after {} bytes of data: {}", file_.string(), done,
+                    code != Z_OK ? msg : "read error");
       }
+      if (got == 0) break;
       done += static_cast<size_t>(got);
     }
+    return done;
   }
+
+  void read_exact(void* out, size_t bytes, const char* what) {
+    const size_t got = read_some(out, bytes);
+    MDLAB_CHECK(got == bytes, "IDX file {} is truncated while reading {}: got {} of {} bytes",
+                file_.string(), what, got, bytes);
+  }
+
+  // True for a file that is not gzip-compressed (known after the first read).
+  bool raw() { return gzdirect(handle_) == 1; }
 
   bool at_end() {
     unsigned char c;
@@ -80,6 +102,9 @@ IdxArray read_idx(const std::filesystem::path& file) {
   MDLAB_CHECK(rank >= 1 && rank <= 4, "IDX file {} has rank {}, expected 1 to 4", file.string(),
               rank);
   IdxArray out;
+  const size_t header_bytes = 4 + 4 * static_cast<size_t>(rank);
+  // The element count is checked before anything is allocated: four dimensions below 2^31
+  // multiply past int64, and a header can claim terabytes that the file does not hold.
   int64_t count = 1;
   for (int i = 0; i < rank; ++i) {
     std::array<unsigned char, 4> b{};
@@ -88,11 +113,39 @@ IdxArray read_idx(const std::filesystem::path& file) {
     MDLAB_CHECK(d > 0 && d < (int64_t(1) << 31), "IDX file {}: dimension {} is {}", file.string(),
                 i, d);
     out.dims.push_back(d);
-    count *= d;
+    MDLAB_CHECK(!__builtin_mul_overflow(count, d, &count) && count <= kMaxIdxElements,
+                "IDX file {}: dimensions {} make more than {} elements, the most an IDX file "
+                "may hold",
+                file.string(), fmt::join(out.dims, " x "), kMaxIdxElements);
   }
-  out.data = torch::empty(out.dims, torch::kUInt8);
-  in.read_exact(out.data.data_ptr(), static_cast<size_t>(count), "the data");
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(file, ec);
+  if (in.raw() && !ec) {
+    MDLAB_CHECK(file_bytes == header_bytes + static_cast<uintmax_t>(count),
+                "IDX file {}: its header says {} = {} elements of 1 byte after {} header bytes "
+                "({} bytes in all), but the file holds {} bytes",
+                file.string(), fmt::join(out.dims, " x "), count, header_bytes,
+                header_bytes + static_cast<uintmax_t>(count), file_bytes);
+  }
+  // A gzip file's size is known only by reading it: the buffer grows with the data that
+  // arrives, so a header that lies about its size fails as truncated, not at the allocator.
+  auto buffer = std::make_unique<std::vector<uint8_t>>();
+  size_t done = 0;
+  const auto total = static_cast<size_t>(count);
+  while (done < total) {
+    const size_t chunk = std::min(total - done, std::max<size_t>(done, size_t{1} << 20));
+    buffer->resize(done + chunk);
+    const size_t got = in.read_some(buffer->data() + done, chunk);
+    done += got;
+    MDLAB_CHECK(got == chunk,
+                "IDX file {} is truncated: its header says {} = {} bytes of data, the file "
+                "ends after {}",
+                file.string(), fmt::join(out.dims, " x "), total, done);
+  }
   MDLAB_CHECK(in.at_end(), "IDX file {} has bytes after its {} elements", file.string(), count);
+  auto* owned = buffer.release();
+  out.data = torch::from_blob(
+      owned->data(), out.dims, [owned](void*) { delete owned; }, torch::kUInt8);
   return out;
 }
 

@@ -30,6 +30,8 @@ constexpr uint64_t kMaxImageBytes = uint64_t(1) << 31;
 // The per-thread read buffer keeps its memory between files, except after an unusually large
 // one, so one huge file does not pin its size in every worker for the rest of the run.
 constexpr size_t kKeepBufferBytes = size_t(64) << 20;
+// The most a deflate stream expands (258-byte matches coded in 2 bits each, plus headers).
+constexpr uint64_t kMaxDeflateRatio = 1032;
 // Room for a decoder's message (libjpeg's JMSG_LENGTH_MAX is 200).
 constexpr size_t kWhySize = 256;
 
@@ -84,8 +86,27 @@ bool run_jpeg(const uint8_t* data, size_t size, const DecodeHint& hint, ImageU8&
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  // libjpeg's own buffers (a progressive file keeps every coefficient of the image) within the
+  // limit of the decoded image: a bigger need fails instead of allocating it.
+  cinfo.mem->max_memory_to_use = static_cast<long>(kMaxImageBytes);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  // Each 8x8 block of a Huffman-coded component costs at least one bit (its DC code), so the
+  // header's size is checked against the file's before anything of that size exists: a
+  // corrupt header claiming 20000 x 65000 pixels in 500 bytes is refused, not allocated.
+  if (!cinfo.arith_code && cinfo.num_components > 0) {
+    const uint64_t blocks =
+        uint64_t(cinfo.comp_info[0].width_in_blocks) * cinfo.comp_info[0].height_in_blocks;
+    if (uint64_t(size) * 8 < blocks) {
+      std::snprintf(why, kWhySize,
+                    "JPEG header says %ux%u pixels (%llu blocks of 8x8), more than its %zu bytes "
+                    "can hold: truncated, or a corrupt header",
+                    cinfo.image_width, cinfo.image_height, static_cast<unsigned long long>(blocks),
+                    size);
+      jpeg_destroy_decompress(&cinfo);
+      return false;
+    }
+  }
 
   int channels = 3;
   bool cmyk = false;
@@ -122,7 +143,8 @@ bool run_jpeg(const uint8_t* data, size_t size, const DecodeHint& hint, ImageU8&
       }
     }
   }
-  jpeg_start_decompress(&cinfo);
+  // The output size before jpeg_start_decompress, which allocates for it.
+  jpeg_calc_output_dimensions(&cinfo);
   const uint64_t bytes = uint64_t(cinfo.output_width) * cinfo.output_height * channels;
   if (bytes == 0 || bytes >= kMaxImageBytes) {
     std::snprintf(why, kWhySize, "JPEG of %ux%u is too large to decode", cinfo.output_width,
@@ -130,6 +152,7 @@ bool run_jpeg(const uint8_t* data, size_t size, const DecodeHint& hint, ImageU8&
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
+  jpeg_start_decompress(&cinfo);
   out.resize(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), channels);
   // The CMYK staging row lives in libjpeg's pool, freed by jpeg_destroy even after a jump.
   JSAMPARRAY staging = cmyk ? (*cinfo.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&cinfo),
@@ -206,6 +229,7 @@ bool run_png(const uint8_t* data, size_t size, ImageU8& out, std::vector<png_byt
   png_uint_32 width = 0, height = 0;
   int bit_depth = 0, color_type = 0;
   png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, nullptr, nullptr, nullptr);
+  const size_t file_row_bytes = png_get_rowbytes(png, info);  // as stored, before transforms
   if (bit_depth == 16) png_set_strip_16(png);
   if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -225,6 +249,17 @@ bool run_png(const uint8_t* data, size_t size, ImageU8& out, std::vector<png_byt
   if (bytes >= kMaxImageBytes) {
     png_destroy_read_struct(&png, &info, nullptr);
     std::snprintf(why, kWhySize, "PNG of %ux%u is too large to decode", width, height);
+    return false;
+  }
+  // Deflate expands at most about 1032-fold, and every row holds a filter byte and its
+  // samples: a header claiming more than the file can hold is refused before allocating.
+  const uint64_t stored = uint64_t(height) * (1 + uint64_t(file_row_bytes));
+  if (stored > uint64_t(size) * kMaxDeflateRatio) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    std::snprintf(why, kWhySize,
+                  "PNG header says %ux%u pixels (%llu bytes of rows), more than its %zu bytes "
+                  "can hold: truncated, or a corrupt header",
+                  width, height, static_cast<unsigned long long>(stored), size);
     return false;
   }
   out.resize(static_cast<int>(height), static_cast<int>(width), channels);

@@ -1,6 +1,7 @@
 #include "evaluation.h"
 
 #include "atomic_file.h"
+#include "error_text.h"
 #include "eval_data.h"
 #include "exit_codes.h"
 #include "image_encode.h"
@@ -132,6 +133,7 @@ int eval_command(const EvalRequest& request, const PluginRegistry& registry) {
     experiment_file = *request.checkpoint / "config.toml";
   }
   Experiment exp = load_experiment_checked(experiment_file, request.sets, registry);
+  check_data_paths(exp, DataPathUse{/*synthetic=*/false, /*datasets=*/true});
   MDLAB_CHECK(!exp.config.find_all("eval").empty(),
               "{} has no [[eval]] entries: nothing to evaluate", experiment_file.string());
   const Options& e = exp.config.find("experiment")->options;
@@ -204,7 +206,7 @@ int eval_command(const EvalRequest& request, const PluginRegistry& registry) {
                 fmt::format("wrote {} table(s) to {}", tables, (run_dir / "run.h5").string()));
   } catch (const std::exception& error) {
     if (request.weights) {
-      run_log->set_status(RunStatus::Failed, error.what());
+      run_log->set_status(RunStatus::Failed, error_text(error));
       run_log->flush();
     }
     throw;

@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
 #include <tuple>
 
 namespace mdlab {
@@ -82,6 +85,54 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
     throw ConfigError(std::move(issues));
   }
   return exp;
+}
+
+void check_data_paths(const Experiment& experiment, const DataPathUse& use) {
+  std::vector<ConfigIssue> issues;
+  // `what` is "folder" or "file"; the value comes from the validated options (defaults too).
+  auto check = [&](const SectionValues& section, const std::string& key, const char* what) {
+    const std::string value = section.options.get_string(key);
+    if (value.empty()) return;
+    std::error_code ec;
+    const auto status = std::filesystem::status(value, ec);
+    const bool folder = std::string_view(what) == "folder";
+    std::string why;
+    if (!std::filesystem::exists(status)) {
+      why = fmt::format("{} {} does not exist", what, value);
+    } else if (folder && !std::filesystem::is_directory(status)) {
+      why = fmt::format("{} is not a folder", value);
+    } else if (!folder && std::filesystem::is_directory(status)) {
+      why = fmt::format("{} is a folder, not a file", value);
+    } else {
+      return;
+    }
+    const std::string dotted = section.path + "." + key;
+    if (!std::filesystem::path(value).is_absolute())
+      why += fmt::format(" (relative to the working directory {})",
+                         std::filesystem::current_path().string());
+    const toml::node* node = experiment.table.at_path(dotted).node();
+    const toml::source_region where = node ? node->source() : section.where;
+    issues.push_back({where.path ? *where.path : experiment.file.string(),
+                      static_cast<int64_t>(where.begin.line),
+                      static_cast<int64_t>(where.begin.column), dotted,
+                      fmt::format("{}: {}", dotted, why)});
+  };
+  const SectionValues* data = experiment.config.find("data");
+  if (data) {
+    check(*data, "root", "folder");
+    check(*data, "class_list", "file");
+    const SectionValues* synthetic = experiment.config.find("data.synthetic");
+    if (use.synthetic && synthetic && data->options.get_string("mix") != "real")
+      check(*synthetic, "root", "folder");
+  }
+  if (use.datasets) {
+    for (const SectionValues* d : experiment.config.find_all("datasets")) {
+      if (!d->present || d->path.rfind("datasets.", 0) != 0) continue;
+      check(*d, "root", "folder");
+      check(*d, "class_list", "file");
+    }
+  }
+  if (!issues.empty()) throw ConfigError(std::move(issues));
 }
 
 std::shared_ptr<Method> build_method(const Experiment& experiment, const PluginRegistry& registry,

@@ -48,6 +48,18 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry, const ExperimentSchema& schema);
 
+/// Which of the experiment's data paths a command reads (see check_data_paths).
+struct DataPathUse {
+  bool synthetic = true;  ///< [data.synthetic] root (when [data] mix reads partners)
+  bool datasets = true;   ///< every [datasets.<name>] root and class_list
+};
+
+/// Checks that the data folders and files the experiment reads exist before any work starts:
+/// [data] root (a folder) and class_list (a file), and as `use` says the synthetic partners'
+/// root and the [datasets.*] roots and class lists. Throws ConfigError listing every missing
+/// path at the file:line:col of its key (exit 2), so a typo is not found at run time.
+void check_data_paths(const Experiment& experiment, const DataPathUse& use = {});
+
 /// Builds the experiment's backbone and method on `context` and attaches them; the context can
 /// then create further backbones of the same table (DINO's teacher). `context` must outlive
 /// the method.

@@ -5,6 +5,15 @@
 #include <mdlab/plugin.h>
 
 namespace mdlab {
+namespace {
+
+// Upper bounds for options that are counts rather than sizes: every integer option has one,
+// so no value reaches an allocation or a loop unchecked. Seeds up to 2^53 stay exact when
+// written as TOML floats by other tools.
+constexpr double kMaxSeed = 9007199254740992.0;  // 2^53
+constexpr double kMaxCount = 1e12;
+
+}  // namespace
 
 ExperimentSchema experiment_schema() {
   ExperimentSchema schema;
@@ -12,7 +21,7 @@ ExperimentSchema experiment_schema() {
   OptionsSchema experiment;
   experiment.add_string("name", "experiment", "Experiment name; runs go to output_dir/name/run-id");
   experiment.add_string("description", "", "Free text kept in the run log");
-  experiment.add_int("seed", 0, "Seed of every random stream of the run").at_least(0);
+  experiment.add_int("seed", 0, "Seed of every random stream of the run").range(0, kMaxSeed);
   experiment.add_string("device", "cpu", "Device: \"cpu\", \"cuda\" or \"cuda:N\"");
   experiment.add_int("threads", 0, "LibTorch intra-op threads (0: LibTorch's default)")
       .range(0, 1024);
@@ -51,10 +60,11 @@ ExperimentSchema experiment_schema() {
                   "(real, then synthetic from switch_epoch)")
       .one_of({"real", "synthetic", "mixdiff", "mixing", "sequential"});
   data.add_int("switch_epoch", -1, "sequential: first synthetic epoch (-1: half the epochs)")
-      .at_least(-1);
+      .range(-1, kMaxCount);
   data.add_int_list("crop_split", {1, 6, 1, 2},
                     "Multi-crop mixdiff: [real global, real local, synthetic global, synthetic "
-                    "local] crops");
+                    "local] crops")
+      .range(0, 64);
   data.add_int("workers", -1, "Loader threads (-1: one per core; 0: on the training thread)")
       .range(-1, 1024);
   data.add_int("prefetch", 2, "Batches prepared ahead of the training step").range(1, 64);
@@ -70,7 +80,8 @@ ExperimentSchema experiment_schema() {
   synthetic.add_string("root", "",
                        "Mirror tree of synthetic partners: the partner of key K is K.<ext> or "
                        "K_v0.<ext>, K_v1.<ext>, ...");
-  synthetic.add_int("variations", 0, "Variations used per key (0: every one found)").at_least(0);
+  synthetic.add_int("variations", 0, "Variations used per key (0: every one found)")
+      .range(0, 1000);
   synthetic
       .add_string("on_missing", "error",
                   "A sample without a partner: error (names the first keys and the count), "
@@ -99,13 +110,13 @@ ExperimentSchema experiment_schema() {
       .add_int("seed", -1,
                "Seed of the generation noise (-1: [experiment] seed, which also picks the "
                "`fraction` subset exactly as training does)")
-      .at_least(-1);
+      .range(-1, kMaxSeed);
   generate.add_string("image_format", "png", "File format of the outputs").one_of({"png", "jpg"});
   generate.add_int("jpeg_quality", 95, "Quality of jpg outputs").range(1, 100);
   generate.add_int("batch_size", 0, "Images per generator call (0: the generator's preference)")
-      .at_least(0);
+      .range(0, 4096);
   generate.add_int("max_images", 0, "Vary only the first N images of each split (0: all)")
-      .at_least(0);
+      .range(0, kMaxCount);
   generate
       .add_string("layout", "mirror",
                   "Output paths: mirror (<out>/<key>, what [data.synthetic] reads) or classes "
@@ -145,7 +156,7 @@ ExperimentSchema experiment_schema() {
   datasets.add_float("test_fraction", 1.0, "Stratified fraction of the test split used")
       .range(1e-6, 1.0);
   datasets.add_int("size", 0, "Side of the evaluation images (0: that of the training data)")
-      .at_least(0);
+      .range(0, 16384);
   datasets.add_string("on_error", "error", "A corrupt image: \"error\" or \"skip\"")
       .one_of({"error", "skip"});
   schema.core.push_back(
@@ -180,18 +191,20 @@ ExperimentSchema experiment_schema() {
                   "(DINO)")
       .one_of({"global", "per_parameter"});
   train.add_int("log_every", 50, "Steps between metric records").range(1, 1000000);
-  train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)").at_least(0);
+  train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)")
+      .range(0, kMaxCount);
   train.add_bool("validate", true, "Evaluate the method's loss terms on the test split each epoch");
   train.add_float("flush_seconds", 5.0, "Seconds between run-log flushes").range(0.01, 3600);
   train.add_int("checkpoint_every_epochs", 1, "Checkpoint at the end of every N-th epoch")
       .range(1, 100000);
-  train.add_int("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: off)").at_least(0);
+  train.add_int("checkpoint_every_steps", 0, "Also checkpoint every N steps (0: off)")
+      .range(0, kMaxCount);
   train.add_int("keep_last", 2, "Number of newest checkpoints kept").range(1, 1000);
   train
       .add_int("max_skipped_steps", 0,
                "Steps with a non-finite loss skipped (no update) before the run fails; 0 fails "
                "at the first")
-      .at_least(0);
+      .range(0, kMaxCount);
   train
       .add_string("precision", "fp32",
                   "fp32; bf16: autocast to bfloat16 (CPU or CUDA); fp16: autocast to float16 "

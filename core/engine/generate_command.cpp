@@ -4,6 +4,7 @@
 #include "atomic_file.h"
 #include "config_error.h"
 #include "data_source.h"
+#include "error_text.h"
 #include "exit_codes.h"
 #include "experiment.h"
 #include "experiment_schema.h"
@@ -238,6 +239,8 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
                  generator_section->plugin.c_str());
     return kExitOk;
   }
+  // Sources only: [data.synthetic] root is where a generate config may write.
+  check_data_paths(exp, DataPathUse{/*synthetic=*/false, /*datasets=*/false});
   // The experiment seed picks the `fraction` subset (as in training); the noise has its own.
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
   const uint64_t noise_seed =
@@ -439,7 +442,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
         } catch (const DataError& error) {
           if (!on_error_skip) throw;
           ++unreadable;
-          context.log(LogLevel::Warning, fmt::format("skipped: {}", error.what()));
+          context.log(LogLevel::Warning, fmt::format("skipped: {}", error_text(error)));
           manifest.push_back({job.source->key(job.index), job.variation, job.seed,
                               job.file.string(), "unreadable"});
           continue;
@@ -542,7 +545,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
     return kExitOk;
   } catch (const std::exception& error) {
     try {
-      finish(RunStatus::Failed, error.what());
+      finish(RunStatus::Failed, error_text(error));
     } catch (const std::exception& also) {
       context.log(LogLevel::Error,
                   fmt::format("could not record the failure in the run log: {}", also.what()));

@@ -1,6 +1,7 @@
 #include "run_command.h"
 
 #include "atomic_file.h"
+#include "error_text.h"
 #include "evaluation.h"
 #include "exit_codes.h"
 #include "experiment.h"
@@ -61,6 +62,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
                 request.experiment.string());
   }
   Experiment exp = load_experiment_checked(experiment_file, request.sets, registry);
+  check_data_paths(exp);
   const Options& e = exp.config.find("experiment")->options;
   const Options& train = exp.config.find("train")->options;
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
@@ -196,7 +198,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     // original error as the one the user sees.
     try {
       run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
-      run_log.set_status(RunStatus::Failed, error.what());
+      run_log.set_status(RunStatus::Failed, error_text(error));
       run_log.flush();
     } catch (const std::exception& also) {
       context.log(LogLevel::Error,

@@ -2,6 +2,7 @@
 
 #include "atomic_file.h"
 #include "batch_augment.h"
+#include "error_text.h"
 #include "lars.h"
 #include "mixed_precision.h"
 #include "run_context.h"
@@ -301,7 +302,7 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
     MDLAB_THROW(
         "checkpoint at step {} could not be written to {}: {}; the previous checkpoint "
         "({}) is intact",
-        pos.step, dir.string(), error.what(), previous.empty() ? "none" : previous.string());
+        pos.step, dir.string(), error_text(error), previous.empty() ? "none" : previous.string());
   }
   fs::remove_all(dir);
   fs::rename(tmp, dir);

@@ -4,6 +4,7 @@
 
 #include "atomic_file.h"
 #include "config_error.h"
+#include "error_text.h"
 #include "exit_codes.h"
 #include "experiment.h"
 #include "experiment_file.h"
@@ -418,7 +419,7 @@ int run_workflow(const WorkflowRequest& request, const PluginRegistry& registry)
         what = "generated (existing images kept)";
       }
     } catch (const std::exception& error) {
-      outcome.push_back(fmt::format("failed: {}", error.what()));
+      outcome.push_back(fmt::format("failed: {}", error_text(error)));
       record();
       std::fprintf(stderr, "mdlab: workflow %s stopped at stage %s; see %s\n", w.name.c_str(),
                    st.name.c_str(), (dir / "workflow.toml").c_str());

@@ -3,6 +3,7 @@
 #include "config_error.h"
 #include "experiment_file.h"
 #include "experiment_schema.h"
+#include "fuzz_support.h"
 #include "validate.h"
 
 #include <mdlab/error.h>
@@ -14,7 +15,6 @@
 #include <fstream>
 #include <map>
 #include <string>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -71,10 +71,9 @@ class Catalog final : public PluginCatalog {
 
 // A folder with the input as exp.toml beside a fixed base.toml it may extend.
 const fs::path& work_dir() {
+  static const ScratchDir scratch("experiment");
   static const fs::path dir = [] {
-    fs::path d =
-        fs::temp_directory_path() / ("mdlab-fuzz-experiment-" + std::to_string(::getpid()));
-    fs::create_directories(d);
+    const fs::path& d = scratch.path;
     std::ofstream(d / "base.toml") << "[train]\nepochs = 2\nlr = 0.1\n[data]\nroot = \"/d\"\n"
                                       "[backbone]\nname = \"resnet\"\n";
     return d;

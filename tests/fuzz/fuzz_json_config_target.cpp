@@ -2,6 +2,7 @@
 
 #include "clip_preprocess.h"
 #include "clip_vision.h"
+#include "fuzz_support.h"
 #include "model_folder.h"
 #include "scheduler.h"
 #include "unet.h"
@@ -15,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace mdlab::fuzz {
 
@@ -25,18 +25,9 @@ namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
 
 const fs::path& input_file() {
-  static const fs::path file =
-      fs::temp_directory_path() / ("mdlab-fuzz-config-" + std::to_string(::getpid()) + ".json");
+  static const ScratchDir scratch("config");
+  static const fs::path file = scratch.path / "config.json";
   return file;
-}
-
-// Runs `f`, swallowing the mdlab::Error a refused config raises.
-template <class F>
-void refused_or_ok(F&& f) {
-  try {
-    f();
-  } catch (const Error&) {
-  }
 }
 
 }  // namespace

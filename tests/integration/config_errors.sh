@@ -72,7 +72,8 @@ expect_text "$WORK/err" "--set train.epochs=many"
 expect_text "$WORK/err" "expected int, got string"
 expect_status 2 "$MDLAB" validate ok.toml --set train.epochs
 expect_text "$WORK/err" "train.epochs"
-expect_status 0 "$MDLAB" validate ok.toml --set train.lr=0.2 --set data.root=/tmp/x --print
+expect_status 0 "$MDLAB" validate ok.toml --set train.lr=0.2 --set data.root=/tmp/x --print \
+  --skip-data
 expect_text "$WORK/out" "lr = 0.2"
 expect_text "$WORK/out" "root = '/tmp/x'"
 
@@ -91,6 +92,17 @@ base_ok | sed 's/^depth = 18/depth = 18\nwidth = 1000000000/' > huge_width.toml
 check huge_width.toml "huge_width.toml:8:9:" "width" "must be in [8, 1024]"
 base_ok | sed 's/^depth = 18/depth = 18\n\n[train]\nlr = nan/' > nan_lr.toml
 check nan_lr.toml "nan_lr.toml:10:6:" "'lr' in [train]" "value nan is not a finite number"
+
+# data folders and files that do not exist are config errors at their keys (validate and run
+# exit 2 before a run directory exists), every one reported; --skip-data checks the file only
+printf '%s\n[data]\nroot = "no/such/folder"\n\n[datasets.shift]\nroot = "%s"\nclass_list = "%s"\n' \
+  "$(base_ok)" "$WORK" "$WORK/classes.txt" > missing_data.toml
+check missing_data.toml "missing_data.toml:12:8:" "data.root: folder no/such/folder does not exist" \
+  "(relative to the working directory $WORK)" "missing_data.toml:16:14:" \
+  "datasets.shift.class_list: file $WORK/classes.txt does not exist" "2 configuration errors"
+expect_status 0 "$MDLAB" validate missing_data.toml --skip-data
+printf '%s\n[data]\nroot = "ok.toml"\n' "$(base_ok)" > root_is_file.toml
+check root_is_file.toml "root_is_file.toml:12:8:" "data.root: ok.toml is not a folder"
 
 # many errors at once, all reported
 base_ok | sed 's/^depth = 18/depth = "x"\nwidht = 3/; s/^name = "cfg"/name = 5/' > many.toml

@@ -76,8 +76,13 @@ expect_text "$WORK/out" "| run | top1 |"
 expect_status 2 "$MDLAB" show "$RUN" --format xml
 expect_text "$WORK/err" "text, markdown or tsv"
 
-# On its own, with another file: transfer to an image-folder dataset, written into the run.
+# On its own, with another file: transfer to an image-folder dataset, written into the run;
+# a dataset whose images do not decode keeps its column, empty, with the reason in a note.
 "$PY" "$SRC/tests/integration/make_folder_data.py" "$WORK/folder" 8
+for split in train val; do
+  mkdir -p "$WORK/broken/$split/a" "$WORK/broken/$split/b"
+  for c in a b; do printf 'not a picture' > "$WORK/broken/$split/$c/0.png"; done
+done
 cat > "$WORK/transfer.toml" <<EOF2
 extends = "$SRC/tests/integration/data/tiny.toml"
 
@@ -89,7 +94,8 @@ size = 28
 
 [datasets.broken]
 format = "folder"
-root = "$WORK/nowhere"
+root = "$WORK/broken"
+test_split = "val"
 
 [[eval]]
 name = "transfer"
@@ -114,6 +120,11 @@ assert "broken" in notes[0], notes
 assert "eval/linear_probe/accuracy" in f  # the earlier tables stay
 print("transfer ok")
 PY
+
+# A dataset folder that does not exist is a config error at its key, before anything runs.
+expect_status 2 "$MDLAB" eval "$WORK/transfer.toml" --checkpoint "$RUN" \
+  --set "datasets.broken.root=\"$WORK/nowhere\""
+expect_text "$WORK/err" "datasets.broken.root: folder $WORK/nowhere does not exist"
 
 # Bad evaluation data: a shift set sharing no class, an unknown split, no [[eval]] at all.
 cat > "$WORK/bad.toml" <<EOF2

@@ -1,5 +1,6 @@
 # Runtime failures: a non-finite loss stops the run with status `failed`, naming the step and
-# the loss terms, exit 1; a missing dataset fails clearly and the run log says why.
+# the loss terms, exit 1; a dataset folder without its files fails clearly and the run log
+# says why (a folder that does not exist at all is a config error, exit 2, no run directory).
 source "$(dirname "$0")/lib.sh"
 need_h5py
 GOOD="$BUILD/tests/plugins_good"
@@ -23,9 +24,14 @@ expect_text "$WORK/err" "non-finite loss nan at step 5 (epoch 0); terms: ce=nan;
 expect_text "$WORK/err" "step skipped (3 of at most 3)"
 expect_text "$WORK/err" "run failed: non-finite loss nan at step 8 (epoch 0); terms: ce=nan after 3 skipped steps"
 
+expect_status 2 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/noroot" \
+  --set data.root="$WORK/missing"
+expect_text "$WORK/err" "data.root: folder $WORK/missing does not exist"
+[ ! -e "$WORK/noroot" ] || fail "a run directory was created for a config error"
 RUN="$WORK/nodata"
-expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$RUN" --set data.root="$WORK/missing"
-expect_text "$WORK/err" "$WORK/missing"
+mkdir -p "$WORK/empty"
+expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$RUN" --set data.root="$WORK/empty"
+expect_text "$WORK/err" "$WORK/empty"
 "$PY" - "$RUN/run.h5" <<'PY'
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
@@ -40,7 +46,8 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
 done
 truncate -s 1000 "$WORK/trunc/train-images-idx3-ubyte"
 expect_status 1 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --out "$WORK/truncrun" --set data.root="$WORK/trunc"
-expect_text "$WORK/err" "train-images-idx3-ubyte is truncated or corrupt"
+expect_text "$WORK/err" "train-images-idx3-ubyte: its header says 60000 x 28 x 28"
+expect_text "$WORK/err" "but the file holds 1000 bytes"
 # A parameter group frozen for the first epoch is not updated during it (DINO's last layer).
 RUN="$WORK/frozen"
 expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --plugin-path "$GOOD" --out "$RUN" \

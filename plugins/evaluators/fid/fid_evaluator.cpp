@@ -90,8 +90,9 @@ OptionsSchema FidEvaluator::options_schema() {
   OptionsSchema s;
   s.add_string("real", "train", "Split of real images (the reference set)");
   s.add_string("synthetic", "synthetic", "Split of synthetic images compared with `real`");
-  s.add_int("max_images", 0, "Images read from each split, the first ones (0: all)").at_least(0);
-  s.add_int("batch_size", 50, "Images per Inception forward pass").at_least(1);
+  s.add_int("max_images", 0, "Images read from each split, the first ones (0: all)")
+      .range(0, int64_t{1} << 40);
+  s.add_int("batch_size", 50, "Images per Inception forward pass").range(1, 4096);
   s.add_string("weights", "",
                "Safetensors file of the FID Inception (pytorch-fid's pt_inception-2015-12-05, "
                "torchvision names); empty: random weights, FIDs not comparable with published "

@@ -16,7 +16,8 @@ OptionsSchema KnnEvaluator::options_schema() {
   s.add_string("test", "test", "Split classified");
   s.add_int_list("k", {200},
                  "Numbers of neighbours; one column pair per k (DINO: [10, 20, "
-                 "100, 200])");
+                 "100, 200])")
+      .range(1, 1 << 24);
   s.add_float("temperature", 0.1, "Vote weight exp(cosine / temperature)").range(1e-6, 100);
   return s;
 }

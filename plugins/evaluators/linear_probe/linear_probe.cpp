@@ -20,7 +20,8 @@ OptionsSchema LinearProbeEvaluator::options_schema() {
   s.add_string("train", "train", "Split the probe trains on (real images)");
   s.add_string("test", "test", "Split the probe is measured on");
   s.add_int("epochs", 100, "Passes over the training features").range(1, 100000);
-  s.add_int("steps", 0, "Train for this many steps instead of epochs (0: use epochs)").at_least(0);
+  s.add_int("steps", 0, "Train for this many steps instead of epochs (0: use epochs)")
+      .range(0, int64_t{1} << 40);
   s.add_bool("augment", false,
              "Recompute the training features under RandomResizedCrop + flip every epoch "
              "(slow: one encoder pass per epoch) instead of caching them once");

@@ -29,7 +29,8 @@ OptionsSchema RobustnessEvaluator::options_schema() {
   s.add_string_list("corruptions", {},
                     "Corruptions of the test split: gaussian_noise, gaussian_blur, contrast, "
                     "brightness, jpeg, pixelate");
-  s.add_int_list("severities", {1, 3, 5}, "Severities (1..5) of each corruption");
+  s.add_int_list("severities", {1, 3, 5}, "Severities (1..5) of each corruption")
+      .range(1, 5);
   s.add_int("epochs", 100, "Passes of the probe over the training features").range(1, 100000);
   add_probe_options(s);
   return s;

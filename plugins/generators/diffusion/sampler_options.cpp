@@ -26,7 +26,7 @@ void add_sampler_options(OptionsSchema& s, const SamplerDefaults& d) {
   s.add_float("eta", 0.0, "DDIM eta (0: deterministic DDIM)").range(0.0, 1.0);
   s.add_string("dtype", "fp32", "Weights and activations (fp16 needs CUDA)")
       .one_of({"fp32", "fp16", "bf16"});
-  s.add_int("batch_size", d.batch_size, "Images denoised together").at_least(1);
+  s.add_int("batch_size", d.batch_size, "Images denoised together").range(1, 4096);
   s.add_string("device", "", "Device of the networks (\"\": the file's `device`)");
 }
 

@@ -54,9 +54,9 @@ class SdVariations final : public Generator {
                    "scheduler/, feature_extractor/; safetensors weights)");
     add_sampler_options(s, {3.0, 50, "model", 4, "the zero image embedding"});
     s.add_int("height", 512, "Output height in pixels (multiple of 8; 0: the model's size)")
-        .at_least(0);
+        .range(0, 8192);
     s.add_int("width", 512, "Output width in pixels (multiple of 8; 0: the model's size)")
-        .at_least(0);
+        .range(0, 8192);
     s.add_string("preprocess", "feature_extractor",
                  "CLIP input: the pipeline's feature extractor (shortest side to 224, PIL "
                  "bicubic, centre crop) or the model card's squash to 224x224 (no antialias)")

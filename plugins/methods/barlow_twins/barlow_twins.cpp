@@ -57,7 +57,8 @@ mdlab::OptionsSchema BarlowTwins::options_schema() {
   mdlab::OptionsSchema s;
   s.add_int_list("projector", {8192, 8192, 8192},
                  "Widths of the projector's layers (Linear without bias, then BatchNorm1d + "
-                 "ReLU between layers), as the official `--projector 8192-8192-8192`");
+                 "ReLU between layers), as the official `--projector 8192-8192-8192`")
+      .range(1, 65536);
   s.add_float("lambda", 0.0051, "Weight of the off-diagonal (redundancy reduction) term")
       .range(0.0, 100.0);
   s.add_float("scale_loss", 1.0, "Multiplier of the whole loss (solo-learn's scale_loss)")

@@ -115,9 +115,9 @@ mdlab::OptionsSchema Dino::options_schema() {
   mdlab::OptionsSchema s;
   s.add_int("out_dim", 65536, "Prototypes K of the head's weight-normalised last layer")
       .range(1, 1 << 24);
-  s.add_int("hidden_dim", 2048, "Width of the head's hidden MLP layers").range(1, 1 << 20);
+  s.add_int("hidden_dim", 2048, "Width of the head's hidden MLP layers").range(1, 65536);
   s.add_int("bottleneck_dim", 256, "Width of the head's bottleneck before L2 normalisation")
-      .range(1, 1 << 20);
+      .range(1, 65536);
   s.add_int("nlayers", 3, "Linear layers in the head's MLP (1: one Linear to the bottleneck)")
       .range(1, 16);
   s.add_bool("use_bn_in_head", false, "BatchNorm1d after each hidden Linear of the head");
@@ -132,7 +132,7 @@ mdlab::OptionsSchema Dino::options_schema() {
       .range(0.0, 100.0);
   s.add_int("warmup_teacher_temp_epochs", 0,
             "Epochs of the linear teacher-temperature warm-up (0: teacher_temp from the start)")
-      .at_least(0);
+      .range(0, 1000000);
   s.add_float("student_temp", 0.1, "Student temperature (> 0)").range(0.0, 100.0);
   s.add_float("center_momentum", 0.9,
               "EMA momentum of the centre subtracted from the teacher outputs, in [0, 1]")
@@ -143,7 +143,7 @@ mdlab::OptionsSchema Dino::options_schema() {
   s.add_int("freeze_last_layer", 1,
             "Epochs during which the head's last layer gets no update (the group's "
             "frozen_epochs)")
-      .at_least(0);
+      .range(0, 1000000);
   s.add_int("local_crops_number", 8, "Local crops per image (slots local0 ...; 0: none)")
       .range(0, 64);
   s.add_int("global_crops_size", 224, "Side in pixels of the 2 global crops").range(1, 8192);

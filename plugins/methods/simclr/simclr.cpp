@@ -61,9 +61,9 @@ SimClr::SimClr(const mdlab::Options& options, mdlab::Context& context)
 
 mdlab::OptionsSchema SimClr::options_schema() {
   mdlab::OptionsSchema s;
-  s.add_int("proj_hidden_dim", 2048, "Hidden width of the projector MLP").range(1, 1 << 20);
+  s.add_int("proj_hidden_dim", 2048, "Hidden width of the projector MLP").range(1, 65536);
   s.add_int("proj_output_dim", 128, "Output width of the projector (the NT-Xent space)")
-      .range(1, 1 << 20);
+      .range(1, 65536);
   s.add_bool("projector_bn", true, "BatchNorm1d after the projector's hidden layer");
   s.add_float("temperature", 0.2, "NT-Xent temperature (the paper's range: 0.1-0.5)")
       .range(1e-4, 100.0);

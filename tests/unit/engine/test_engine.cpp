@@ -1,6 +1,7 @@
 // Engine pieces with exact expectations: the learning-rate schedule, progress text, seed
 // derivation (fixed forever: runs must reproduce across releases), atomic writes.
 #include "atomic_file.h"
+#include "error_text.h"
 #include "fixtures.h"
 #include "progress.h"
 #include "sample_rng.h"
@@ -83,6 +84,18 @@ TEST_CASE("a resumed run's rate counts only the steps of this process") {
   REQUIRE(at != std::string::npos);
   const auto from = last.rfind("| ", at) + 2;
   CHECK(std::stod(last.substr(from, at - from)) <= 200.0);
+}
+
+TEST_CASE("error text drops LibTorch's C++ stack trace and keeps the message") {
+  try {
+    TORCH_CHECK(false, "weight of shape [3, 4] does not fit [4, 3]");
+  } catch (const std::exception& e) {
+    const std::string text = mdlab::error_text(e);
+    REQUIRE_THAT(std::string(e.what()), Catch::Contains("Exception raised from"));
+    CHECK_THAT(text, Catch::Contains("weight of shape [3, 4] does not fit [4, 3]"));
+    CHECK_THAT(text, !Catch::Contains("frame #") && !Catch::Contains("Exception raised from"));
+  }
+  CHECK(mdlab::error_text(std::runtime_error("plain")) == "plain");
 }
 
 TEST_CASE("seed derivation is fixed forever") {

@@ -1,7 +1,9 @@
 // `mdlab generate` pieces that need no model: --shard parsing, the [generate] table and the
 // generate schema (a [generator] table required, [backbone] and [method] optional).
 #include "experiment_schema.h"
+#include "fixtures.h"
 #include "generate_command.h"
+#include "plugin_registry.h"
 
 #include <mdlab/error.h>
 
@@ -48,4 +50,24 @@ TEST_CASE("the generate schema requires a generator, not a method", "[generate]"
     CHECK(generate->schema.find("seeding") != nullptr);
     CHECK(generate->schema.find("variations") != nullptr);
   }
+}
+
+TEST_CASE("every integer option, core or plugin, has an upper bound", "[config][errors]") {
+  // An unbounded size reaches LibTorch's allocator (or a loop) instead of a config error at
+  // its key; counters such as seeds get bounds too, so the rule has no exceptions to remember.
+  std::vector<std::string> unbounded;
+  auto check = [&](const std::string& where, const mdlab::OptionsSchema& schema) {
+    for (const auto& spec : schema.specs()) {
+      const bool integer =
+          spec.type == mdlab::OptionType::Int || spec.type == mdlab::OptionType::IntList;
+      if (integer && !spec.max && spec.choices.empty()) unbounded.push_back(where + spec.name);
+    }
+  };
+  for (const auto& s : {generate_schema(), experiment_schema()})
+    for (const auto& core : s.core) check(core.path + ".", core.schema);
+  mdlab::PluginRegistry registry;
+  registry.load_directories({mdlab::test::binary_dir() / "lib" / "mdlab" / "plugins"});
+  REQUIRE(registry.all().size() >= 10);
+  for (const auto* p : registry.all()) check(p->name + ".", p->factory->options_schema());
+  CHECK(unbounded == std::vector<std::string>{});
 }

@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <zlib.h>
 
 namespace fs = std::filesystem;
 
@@ -176,6 +177,34 @@ TEST_CASE("idx source: tiny files, class names, errors") {
       const std::string msg = error_of([&] { open("idx", dir, "train"); });
       CHECK_THAT(msg, Catch::Contains((dir / "train-labels-idx1-ubyte").string()));
       CHECK_THAT(msg, Catch::Contains((dir / "train-images-idx3-ubyte").string()));
+    }
+    SECTION("sizes the header claims are checked before anything is allocated") {
+      // Raw: the file's size must be the header's; 4 x 2^31 - 1 overflowed int64 before.
+      const fs::path raw = dir / "raw-idx";
+      write_bytes(raw, {0, 0, 0x08, 3, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 9,
+                        1, 2, 3});
+      CHECK_THAT(error_of([&] { mdlab::read_idx(raw); }), Catch::Contains(raw.string()) &&
+                                                              Catch::Contains("more than") &&
+                                                              Catch::Contains("elements"));
+      write_bytes(raw, {0, 0, 0x08, 2, 0, 0x10, 0, 0, 0, 0, 0x10, 0, 1, 2, 3});
+      CHECK_THAT(error_of([&] { mdlab::read_idx(raw); }),
+                 Catch::Contains(raw.string()) && Catch::Contains("1048576 x 4096") &&
+                     Catch::Contains("the file holds 15 bytes"));
+      write_bytes(raw, {0, 0, 0x08, 1, 0, 0, 0, 4, 1, 2, 3});
+      CHECK_THAT(error_of([&] { mdlab::read_idx(raw); }),
+                 Catch::Contains("the file holds 11 bytes"));
+      // gzip: the size is known only by reading, so a 4 GiB claim fails as truncated.
+      const fs::path gz = dir / "claims.gz";
+      {
+        gzFile out = gzopen(gz.c_str(), "wb");
+        REQUIRE(out != nullptr);
+        const unsigned char header[] = {0, 0, 0x08, 2, 0, 1, 0, 0, 0, 0, 0x40, 0, 7, 7, 7};
+        gzwrite(out, header, sizeof header);
+        gzclose(out);
+      }
+      CHECK_THAT(error_of([&] { mdlab::read_idx(gz); }),
+                 Catch::Contains(gz.string()) && Catch::Contains("truncated") &&
+                     Catch::Contains("65536 x 16384") && Catch::Contains("ends after 3"));
     }
     SECTION("missing split files") {
       CHECK_THAT(error_of([&] { open("idx", dir, "test"); }),

@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 #include <unistd.h>
+#include <zlib.h>
 
 namespace fs = std::filesystem;
 
@@ -22,7 +23,6 @@ using mdlab::decode_image_file;
 using mdlab::DecodeHint;
 using mdlab::ImageU8;
 using namespace mdlab::test;
-
 
 ImageU8 decode(const fs::path& file, DecodeHint hint = {}) {
   ImageU8 out;
@@ -300,6 +300,39 @@ TEST_CASE("bad image files throw a DataError naming the file") {
     bad[bad.size() - 20] ^= 0x55;  // inside the IDAT data or its CRC, before IEND
     write_bytes(f, bad);
     data_error([&] { decode_image_file(f, out); }, f);
+  }
+  SECTION("headers claiming more pixels than the file holds are refused before allocating") {
+    // The JPEG's SOF0 frame says 60000 x 60000 (3.4 GB of coefficients for 1 kB of data).
+    std::vector<uint8_t> big = jpeg;
+    size_t sof = 0;
+    while (sof + 8 < big.size() && !(big[sof] == 0xff && big[sof + 1] == 0xc0)) ++sof;
+    REQUIRE(sof + 8 < big.size());
+    for (size_t at : {sof + 5, sof + 7}) {  // height, then width, big-endian
+      big[at] = 0xea;
+      big[at + 1] = 0x60;
+    }
+    const fs::path f = dir / "huge_header.jpg";
+    write_bytes(f, big);
+    CHECK_THAT(data_error(
+                   [&] {
+                     decode_image_file(f, out, {16, 16});
+                   },
+                   f),
+               Catch::Contains("60000x60000") && Catch::Contains("corrupt header"));
+    // The PNG's IHDR says 20000 x 20000 (1.2 GB of rows from 100 bytes), its CRC made valid.
+    std::vector<uint8_t> wide = png;
+    for (size_t at : {16, 20}) {
+      wide[at] = 0;
+      wide[at + 1] = 0;
+      wide[at + 2] = 0x4e;
+      wide[at + 3] = 0x20;
+    }
+    const uint32_t crc = static_cast<uint32_t>(crc32(0, wide.data() + 12, 17));
+    for (int i = 0; i < 4; ++i) wide[29 + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+    const fs::path g = dir / "huge_header.png";
+    write_bytes(g, wide);
+    CHECK_THAT(data_error([&] { decode_image_file(g, out); }, g),
+               Catch::Contains("20000x20000") && Catch::Contains("corrupt header"));
   }
   SECTION("empty file") {
     const fs::path f = dir / "empty.png";
