@@ -49,4 +49,8 @@ inline std::string with_article(const toml::node& node) {
 /// `text` as a TOML basic string ("..." with escapes); valid for any UTF-8 text.
 std::string toml_quote(std::string_view text);
 
+/// `node` as an inline TOML value (`0.5`, `"text"`, `[1, 2]`, `{ a = 1 }`), floats in their
+/// shortest round-trip form; reads back to an equal value.
+std::string inline_value_text(const toml::node& node);
+
 }  // namespace mdlab::config_detail

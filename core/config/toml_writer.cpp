@@ -173,6 +173,16 @@ void write_body(std::string& out, const toml::table& table, const std::string& p
 
 }  // namespace
 
+namespace config_detail {
+
+std::string inline_value_text(const toml::node& node) {
+  std::string out;
+  write_inline(out, node);
+  return out;
+}
+
+}  // namespace config_detail
+
 std::string to_toml_text(const toml::table& table) {
   std::string out;
   write_body(out, table, "");
