@@ -29,9 +29,11 @@ class GzReader {
                 std::strerror(errno));
     // A large buffer speeds up big files; small ones do not need 3 MiB of zlib buffers.
     std::error_code ec;
-    const auto bytes = std::filesystem::file_size(file, ec);
-    gzbuffer(handle_,
-             ec ? 1u << 20 : static_cast<unsigned>(std::clamp<uintmax_t>(bytes, 8192, 1 << 20)));
+    file_bytes_ = std::filesystem::file_size(file, ec);
+    if (ec) file_bytes_ = 0;
+    gzbuffer(handle_, file_bytes_ == 0 ? 1u << 20
+                                       : static_cast<unsigned>(
+                                             std::clamp<uintmax_t>(file_bytes_, 8192, 1 << 20)));
   }
   ~GzReader() {
     if (handle_) gzclose(handle_);
@@ -67,6 +69,9 @@ class GzReader {
   // True for a file that is not gzip-compressed (known after the first read).
   bool raw() { return gzdirect(handle_) == 1; }
 
+  // The file's size in bytes; 0 when it could not be told.
+  uintmax_t file_bytes() const { return file_bytes_; }
+
   bool at_end() {
     unsigned char c;
     return gzread(handle_, &c, 1) == 0;
@@ -75,6 +80,7 @@ class GzReader {
  private:
   std::filesystem::path file_;
   gzFile handle_ = nullptr;
+  uintmax_t file_bytes_ = 0;
 };
 
 // Raw or ".gz": the Debian package ships gzip, torchvision's raw/ folders hold both.
@@ -118,9 +124,8 @@ IdxArray read_idx(const std::filesystem::path& file) {
                 "may hold",
                 file.string(), fmt::join(out.dims, " x "), kMaxIdxElements);
   }
-  std::error_code ec;
-  const auto file_bytes = std::filesystem::file_size(file, ec);
-  if (in.raw() && !ec) {
+  const uintmax_t file_bytes = in.file_bytes();
+  if (in.raw() && file_bytes > 0) {
     MDLAB_CHECK(file_bytes == header_bytes + static_cast<uintmax_t>(count),
                 "IDX file {}: its header says {} = {} elements of 1 byte after {} header bytes "
                 "({} bytes in all), but the file holds {} bytes",
