@@ -29,7 +29,7 @@ case "$target" in
     sources=(tests/fuzz/fuzz_experiment.cpp tests/fuzz/fuzz_experiment_target.cpp
              core/config/experiment_file.cpp core/config/toml_limits.cpp
              core/config/toml_writer.cpp core/config/validate.cpp core/config/config_error.cpp
-             core/engine/experiment_schema.cpp core/data/augment/augment_config.cpp
+             core/runtime/experiment_schema.cpp core/data/augment/augment_config.cpp
              core/data/augment/blur.cpp sdk/src/version.cpp
              sdk/src/options.cpp sdk/src/error.cpp)
     # Debian's compiled toml++ (as mdlab links it): its header-only debug build asserts on
@@ -64,7 +64,7 @@ rebuild=0
 [ -x "$bin" ] || rebuild=1
 for f in "${sources[@]}"; do [ "$f" -nt "$bin" ] && rebuild=1; done
 if [ "$rebuild" = 1 ]; then
-  clang++-14 "$std" "${san[@]}" "${extra[@]}" -Icore/config -Icore/engine -Icore/data -Icore/data/augment \
+  clang++-14 "$std" "${san[@]}" "${extra[@]}" -Icore/config -Icore/runtime -Icore/data -Icore/data/augment \
     -Iplugins/generators/diffusion -Itests/fuzz "${torch_inc[@]}" "${sources[@]}" -o "$bin" "${libs[@]}"
 fi
 # The committed corpus seeds the run; new interesting inputs go to the scratch corpus.

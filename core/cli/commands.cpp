@@ -13,6 +13,8 @@
 #include "run_command.h"
 #include "run_comparison.h"
 #include "run_log_reader.h"
+#include "sweep_command.h"
+#include "sweep_record.h"
 #include "text_table.h"
 #include "workflow.h"
 
@@ -22,6 +24,7 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -158,6 +161,42 @@ int command_run(const std::vector<std::string>& args) {
   return run_experiment(request, registry);
 }
 
+int command_sweep(const std::vector<std::string>& args) {
+  SweepRequest request;
+  std::string experiment, out;
+  std::vector<std::string> plugin_paths;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")(
+      "set", po::value(&request.sets)->composing(),
+      "override a value of the base experiment (as for run; repeatable)")(
+      "out", po::value(&out), "sweep folder (default: <output_dir>/<name>/sweep)")(
+      "seeds", po::value(&request.seeds)->default_value(1),
+      "repeat every cell with experiment.seed = seed, seed + 1, ... (innermost)")(
+      "cell", po::value(&request.cell),
+      "run one cell, by index from 0 or by name (a SLURM array task: --cell "
+      "$SLURM_ARRAY_TASK_ID)")("dry-run", po::bool_switch(&request.dry_run),
+                               "list the cells and what would be done with each; run nothing")(
+      "retry-failed", po::bool_switch(&request.retry_failed),
+      "run cells that failed before again (from their last checkpoint)");
+  visible.add(plugin_options(plugin_paths));
+  const auto positional_arg = positional("experiment", experiment);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab sweep EXP.toml [--set key=value]... [--out DIR] [--seeds N] "
+             "[--cell K] [--dry-run] [--retry-failed]\n\n"
+             "Runs every cell of the file's [sweep] table, each in its own run directory named "
+             "after its values below the sweep folder, and keeps the sweep record sweep.h5 "
+             "there. Every cell is validated before any runs. Run it again to continue: "
+             "completed cells are skipped, interrupted ones resumed. `mdlab show DIR` prints "
+             "the results.",
+             visible, positional_arg, vm))
+    return kExitOk;
+  request.file = experiment;
+  if (!out.empty()) request.out = fs::path(out);
+  auto registry = load_plugins(plugin_paths, true);
+  return run_sweep(request, registry);
+}
+
 int command_validate(const std::vector<std::string>& args) {
   std::string experiment;
   std::vector<std::string> sets, plugin_paths;
@@ -189,6 +228,16 @@ int command_validate(const std::vector<std::string>& args) {
     workflow.validate_only = true;
     run_workflow(workflow, registry);
     std::fprintf(stderr, "%s: ok\n", experiment.c_str());
+    return kExitOk;
+  }
+  if (is_sweep_file(experiment)) {
+    MDLAB_CHECK(!print,
+                "{} is a sweep: --print applies to experiment files (`mdlab sweep "
+                "--dry-run` lists its cells)",
+                experiment);
+    const auto checked = load_sweep_checked(experiment, sets, 1, registry, !skip_data);
+    std::fprintf(stderr, "%s: ok (a sweep of %zu cells)\n", experiment.c_str(),
+                 checked.cells.size());
     return kExitOk;
   }
   Experiment exp = load_experiment_checked(experiment, sets, registry);
@@ -247,19 +296,25 @@ int command_plugins(const std::vector<std::string>& args) {
 }
 
 int command_show(const std::vector<std::string>& args) {
-  std::vector<std::string> runs;
+  std::vector<std::string> runs, metrics;
   std::string format_name = "text";
   po::options_description visible("options");
   visible.add_options()("help,h", "this text")(
       "format", po::value(&format_name)->default_value("text"),
-      "tables as text, markdown or tsv (markdown and tsv print the evaluation tables only)");
+      "tables as text, markdown or tsv (markdown and tsv print the evaluation tables only)")(
+      "metric", po::value(&metrics)->composing(),
+      "a sweep's final metric to show: a name, or a prefix ending in '*' ('*' for all; "
+      "repeatable; default train/loss and val/*)");
   const auto positional_args = positionals("run", runs);
   po::variables_map vm;
   if (!parse(args,
-             "usage: mdlab show RUN_DIR|RUN_LOG.h5 [RUN ...] [--format text|markdown|tsv]\n\n"
+             "usage: mdlab show RUN_DIR|RUN_LOG.h5|SWEEP_DIR [RUN ...] [--format "
+             "text|markdown|tsv]\n\n"
              "Prints a run's status, config summary, final metrics and evaluation tables. Given "
              "several runs (or a --format other than text), prints their evaluation tables "
-             "stacked: one row per run and table row, the columns of all runs.",
+             "stacked: one row per run and table row, the columns of all runs. Given a sweep "
+             "folder, prints its cells x final metrics and evaluation tables, as mean ± std "
+             "over the seeds of each cell.",
              visible, positional_args, vm))
     return kExitOk;
   TableFormat format;
@@ -267,6 +322,24 @@ int command_show(const std::vector<std::string>& args) {
     format = parse_table_format(format_name);
   } catch (const Error& e) {
     throw UsageError(e.what());
+  }
+  if (runs.size() == 1 && (fs::exists(fs::path(runs[0]) / kSweepRecordFile) ||
+                           fs::path(runs[0]).filename() == kSweepRecordFile)) {
+    const fs::path dir =
+        fs::is_directory(runs[0]) ? fs::path(runs[0]) : fs::path(runs[0]).parent_path();
+    const fs::path file = dir / kSweepRecordFile;
+    SweepRecord record = read_sweep_record(file);
+    // The cells' run logs are the truth (cells may have finished in other processes since the
+    // record was written); a record copied without its cells is shown as it is.
+    const bool cells_here = std::all_of(record.cells.begin(), record.cells.end(), [&](auto& c) {
+      return c.status == "pending" || fs::exists(dir / c.name / "run.h5");
+    });
+    if (cells_here) collect_sweep_results(dir, record);
+    std::fputs(
+        render_sweep_summary(record, file, format, metrics.empty() ? kDefaultSweepMetrics : metrics)
+            .c_str(),
+        stdout);
+    return kExitOk;
   }
   std::vector<RunLogContents> contents;
   for (const auto& run : runs) {

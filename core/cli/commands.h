@@ -18,11 +18,13 @@ class UsageError : public std::runtime_error {
 void print_version();
 /// `mdlab run EXP.toml [--set k=v]... [--out DIR] [--resume]`.
 int command_run(const std::vector<std::string>& args);
+/// `mdlab sweep EXP.toml [--set k=v]... [--out DIR] [--seeds N] [--cell K] [--dry-run]`.
+int command_sweep(const std::vector<std::string>& args);
 /// `mdlab validate EXP.toml [--set k=v]...`.
 int command_validate(const std::vector<std::string>& args);
 /// `mdlab plugins [--describe NAME]`.
 int command_plugins(const std::vector<std::string>& args);
-/// `mdlab show RUN_DIR`.
+/// `mdlab show RUN_DIR|SWEEP_DIR [RUN ...]`.
 int command_show(const std::vector<std::string>& args);
 /// `mdlab export-backbone RUN_DIR --out FILE.safetensors`.
 int command_export_backbone(const std::vector<std::string>& args);

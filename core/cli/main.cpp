@@ -23,9 +23,11 @@ void print_usage(std::FILE* out) {
       "\n"
       "commands:\n"
       "  run EXP.toml            train (and evaluate) an experiment into a run directory\n"
+      "  sweep EXP.toml          run every cell of a [sweep] (resumable; --cell K, --dry-run)\n"
       "  validate EXP.toml       check an experiment file against every schema, run nothing\n"
       "  plugins                 list plugins found, and refused ones (--describe NAME)\n"
       "  show RUN_DIR            print a run's config, final metrics and evaluation tables\n"
+      "                          (a sweep folder: cells x metrics, mean ± std over seeds)\n"
       "  export-backbone RUN_DIR --out FILE   the trained encoder as safetensors (reference "
       "names)\n"
       "  export-model RUN_DIR --out DIR      a trained generator (diffae) as a model folder\n"
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
     if (command == "run") return mdlab::command_run(rest);
+    if (command == "sweep") return mdlab::command_sweep(rest);
     if (command == "validate") return mdlab::command_validate(rest);
     if (command == "plugins") return mdlab::command_plugins(rest);
     if (command == "show") return mdlab::command_show(rest);

@@ -23,8 +23,9 @@ constexpr size_t kMaxLabelChars = 40;
 // One swept key and its values in file order.
 struct Column {
   std::string key;
-  std::vector<std::string> values;  // inline TOML text
-  std::vector<std::string> labels;  // for cell names
+  std::vector<std::string> values;           // inline TOML text
+  std::vector<std::string> labels;           // for cell names
+  std::vector<toml::source_region> origins;  // each value's place in the file
   toml::source_region where;
 };
 
@@ -35,7 +36,13 @@ struct Axis {
   size_t size() const { return columns.front().values.size(); }
 };
 
+// Axes in the order they are written; those added by --set (each on "line 1" of its own
+// argument, so positions say nothing) after the file's, in key order.
 bool before(const toml::source_region& a, const toml::source_region& b) {
+  auto from_set = [](const toml::source_region& r) {
+    return r.path && r.path->rfind("--set ", 0) == 0;
+  };
+  if (from_set(a) || from_set(b)) return !from_set(a) && from_set(b);
   return std::tie(a.begin.line, a.begin.column) < std::tie(b.begin.line, b.begin.column);
 }
 
@@ -76,8 +83,8 @@ void read_zip(const toml::node& node, std::vector<Axis>& zips, std::vector<Confi
       issues.push_back(issue_at(entry.source(), "sweep.zip", "a [[sweep.zip]] table is empty"));
       continue;
     }
-    std::sort(axis.columns.begin(), axis.columns.end(),
-              [](const Column& a, const Column& b) { return before(a.where, b.where); });
+    std::stable_sort(axis.columns.begin(), axis.columns.end(),
+                     [](const Column& a, const Column& b) { return before(a.where, b.where); });
     bool same = true;
     for (const auto& c : axis.columns) same = same && c.values.size() == axis.size();
     if (!same) {
@@ -122,6 +129,7 @@ void read_columns(const toml::table& table, const std::string& prefix, bool allo
     for (const auto& value : *list) {
       column.values.push_back(inline_value_text(value));
       column.labels.push_back(label_of(value));
+      column.origins.push_back(value.source());
     }
     columns.push_back(std::move(column));
   }
@@ -203,7 +211,11 @@ Sweep expand_sweep(toml::table& config, int64_t seeds, int64_t base_seed) {
     std::vector<std::string> parts;
     for (size_t a = 0; a < axes.size(); ++a) {
       const auto& columns = axes[a].columns;
-      for (const auto& c : columns) cell.sets.push_back(c.key + "=" + c.values[index[a]]);
+      for (const auto& c : columns) {
+        cell.sets.push_back(c.key + "=" + c.values[index[a]]);
+        cell.origins.push_back(c.origins[index[a]]);
+      }
+      cell.values.push_back(columns.front().values[index[a]]);
       parts.push_back(short_key(columns.front().key) + "=" + columns.front().labels[index[a]]);
     }
     for (int64_t s = 0; s < std::max<int64_t>(seeds, 1); ++s) {
@@ -211,6 +223,8 @@ Sweep expand_sweep(toml::table& config, int64_t seeds, int64_t base_seed) {
       std::vector<std::string> named = parts;
       if (seeds > 1) {
         seeded.sets.push_back(fmt::format("experiment.seed={}", base_seed + s));
+        seeded.origins.emplace_back();
+        seeded.values.push_back(std::to_string(base_seed + s));
         named.push_back(fmt::format("seed={}", base_seed + s));
       }
       seeded.name = fmt::format("{}", fmt::join(named, ","));

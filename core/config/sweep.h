@@ -10,7 +10,8 @@
 // Each key of [sweep] (a quoted dotted key, or nested tables: `sweep.data.mix = [...]` is the
 // same) is one axis; each [[sweep.zip]] table is one axis whose lists all have one length.
 // The cells are every combination, the first axis in the file outermost (as nested loops
-// written in the file's order). Values are any TOML values (a list of lists sweeps a list
+// written in the file's order); axes added with --set (`--set 'sweep.train.lr=[0.1, 0.2]'`)
+// come after the file's, in key order. Values are any TOML values (a list of lists sweeps a list
 // option). A cell is the experiment with its values set, exactly as `--set key=value` would
 // set them, so the cell's resolved config is what its run records.
 //
@@ -32,6 +33,12 @@ namespace mdlab {
 struct SweepCell {
   std::string name;               ///< directory name, unique in the sweep
   std::vector<std::string> sets;  ///< "key=VALUE" overrides, as --set takes them
+  /// Where each of `sets` comes from: its value in the [sweep] list (a default region for
+  /// the seeds of --seeds), so a cell's validation error can point into the sweep file.
+  std::vector<toml::source_region> origins;
+  /// One value per axis of Sweep::axes, as inline TOML (`"mixdiff"`, `0.5`); a zip axis
+  /// shows its first key's value.
+  std::vector<std::string> values;
 };
 
 /// A sweep expanded.

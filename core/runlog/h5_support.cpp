@@ -365,6 +365,133 @@ std::string read_string_dataset(hid_t loc, const std::string& name, const fs::pa
   return read_strings(type.get(), 1, read, file, what).front();
 }
 
+// A link creation property list that creates missing intermediate groups, so "train/loss"
+// becomes /metrics/train/loss without a separate mkdir step.
+//
+// Link names keep HDF5's default ASCII tag (UTF-8 bytes pass through unchanged): a UTF-8 tag
+// turns a group into a "new-style" group that becomes dense (fractal heap + v2 B-tree) past 8
+// links, and HDF5 1.10.8 crashes (not fails) iterating a dense group whose flush a SIGKILL
+// interrupted. Old-style symbol-table groups fail cleanly instead.
+H5Handle intermediate_groups_plist(const fs::path& file) {
+  H5Handle lcpl = h5_id(H5Pcreate(H5P_LINK_CREATE), H5Pclose, file, "set up link creation");
+  h5_ok(H5Pset_create_intermediate_group(lcpl.get(), 1), file, "set up link creation");
+  return lcpl;
+}
+
+void check_table_shape(const Table& table, const std::string& rel, const fs::path& file) {
+  MDLAB_CHECK(table.values.size() == table.rows.size(),
+              "run log {}: table /{} has {} row labels but {} rows of values", file.string(), rel,
+              table.rows.size(), table.values.size());
+  for (size_t r = 0; r < table.values.size(); ++r) {
+    MDLAB_CHECK(table.values[r].size() == table.columns.size(),
+                "run log {}: table /{} row '{}' has {} values for {} columns", file.string(), rel,
+                table.rows[r], table.values[r].size(), table.columns.size());
+  }
+  const bool notes =
+      std::any_of(table.notes.begin(), table.notes.end(), [](auto& n) { return !n.empty(); });
+  MDLAB_CHECK(!notes || table.notes.size() == table.rows.size(),
+              "run log {}: table /{} has {} notes for {} rows", file.string(), rel,
+              table.notes.size(), table.rows.size());
+}
+
+void write_table_dataset(hid_t loc, const std::string& rel, const Table& table,
+                         const fs::path& file) {
+  const std::string what = fmt::format("write table /{}", rel);
+  check_table_shape(table, rel, file);
+  std::vector<double> flat;
+  flat.reserve(table.rows.size() * table.columns.size());
+  for (const auto& row : table.values) flat.insert(flat.end(), row.begin(), row.end());
+  const bool notes =
+      std::any_of(table.notes.begin(), table.notes.end(), [](auto& n) { return !n.empty(); });
+  const hsize_t dims[2] = {table.rows.size(), table.columns.size()};
+  H5Handle space = h5_id(H5Screate_simple(2, dims, nullptr), H5Sclose, file, what);
+  H5Handle lcpl = intermediate_groups_plist(file);
+  H5Handle dset = h5_id(H5Dcreate2(loc, rel.c_str(), H5T_IEEE_F64LE, space.get(), lcpl.get(),
+                                   H5P_DEFAULT, H5P_DEFAULT),
+                        H5Dclose, file, what);
+  if (!flat.empty())
+    h5_ok(H5Dwrite(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()), file,
+          what);
+  write_string_array_attribute(dset.get(), "rows", table.rows, file, "/" + rel);
+  write_string_array_attribute(dset.get(), "columns", table.columns, file, "/" + rel);
+  if (notes) write_string_array_attribute(dset.get(), "notes", table.notes, file, "/" + rel);
+}
+
+namespace {
+
+std::vector<std::string> labels_or_indices(hid_t dset, const char* attribute, size_t count,
+                                           const fs::path& file, const std::string& object) {
+  if (!h5_bool(H5Aexists(dset, attribute), file, "look up attribute " + std::string(attribute))) {
+    std::vector<std::string> labels;
+    for (size_t i = 0; i < count; ++i) labels.push_back(std::to_string(i));
+    return labels;
+  }
+  auto labels = read_string_array_attribute(dset, attribute, file, object);
+  MDLAB_CHECK(labels.size() == count, "run log {}: {} has {} {} labels for {} {}", file.string(),
+              object, labels.size(), attribute, count, attribute);
+  return labels;
+}
+
+}  // namespace
+
+Table read_table_dataset(hid_t dset, const std::string& object, const fs::path& file) {
+  const std::string what = "read table " + object;
+  const auto shape = dataset_shape(dset, file, object);
+  MDLAB_CHECK(shape.size() == 2, "run log {}: table {} is not 2-D", file.string(), object);
+  Table table;
+  table.rows = labels_or_indices(dset, "rows", shape[0], file, object);
+  table.columns = labels_or_indices(dset, "columns", shape[1], file, object);
+  if (h5_bool(H5Aexists(dset, "notes"), file, "look up attribute notes"))
+    table.notes = labels_or_indices(dset, "notes", shape[0], file, object);
+  std::vector<double> flat(shape[0] * shape[1]);
+  if (!flat.empty())
+    h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()), file, what);
+  for (size_t r = 0; r < shape[0]; ++r)
+    table.values.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(r * shape[1]),
+                              flat.begin() + static_cast<std::ptrdiff_t>((r + 1) * shape[1]));
+  return table;
+}
+
+void write_string_array_dataset(hid_t loc, const std::string& rel,
+                                const std::vector<std::string>& values,
+                                const std::vector<hsize_t>& dims, const fs::path& file) {
+  const std::string what = fmt::format("write dataset /{}", rel);
+  hsize_t count = 1;
+  for (hsize_t d : dims) count *= d;
+  MDLAB_CHECK(count == values.size(), "run log {}: /{} has {} strings for a shape of {}",
+              file.string(), rel, values.size(), count);
+  H5Handle type = h5_vlen_string_type(file);
+  H5Handle space = h5_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                         H5Sclose, file, what);
+  H5Handle lcpl = intermediate_groups_plist(file);
+  H5Handle dset = h5_id(
+      H5Dcreate2(loc, rel.c_str(), type.get(), space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose, file, what);
+  std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  if (!ptrs.empty())
+    h5_ok(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), file, what);
+}
+
+std::vector<std::string> read_string_array_dataset(hid_t loc, const std::string& rel,
+                                                   const fs::path& file,
+                                                   std::vector<hsize_t>& shape) {
+  const std::string what = fmt::format("read dataset /{}", rel);
+  H5Handle dset = h5_id(H5Dopen2(loc, rel.c_str(), H5P_DEFAULT), H5Dclose, file, what);
+  H5Handle type = h5_id(H5Dget_type(dset.get()), H5Tclose, file, what);
+  MDLAB_CHECK(H5Tget_class(type.get()) == H5T_STRING, "run log {}: /{} is not a string dataset",
+              file.string(), rel);
+  shape = dataset_shape(dset.get(), file, "/" + rel);
+  size_t count = 1;
+  for (hsize_t d : shape) count *= d;
+  if (count == 0) return {};
+  auto read = [&](hid_t mem, void* buf) {
+    return H5Dread(dset.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  };
+  return read_strings(type.get(), count, read, file, what);
+}
+
 namespace {
 
 herr_t collect_hard_link(hid_t, const char* name, const H5L_info_t* info, void* data) {

@@ -6,6 +6,8 @@
 // person sees both the object and HDF5's own reason.
 #pragma once
 
+#include <mdlab/evaluator.h>
+
 #include <hdf5.h>
 
 #include <filesystem>
@@ -155,6 +157,37 @@ std::string read_string_dataset(hid_t loc, const std::string& name,
 /// (a writer killed in the middle of a flush) is skipped and described in `problems`.
 std::vector<std::string> list_datasets(hid_t group, std::string_view group_name,
                                        std::vector<std::string>& problems);
+
+/// A link creation property list that creates missing intermediate groups ("eval/knn/top1"
+/// without separate mkdir steps).
+H5Handle intermediate_groups_plist(const std::filesystem::path& file);
+
+/// mdlab::Error naming `rel` when `table`'s labels, values and notes disagree in size.
+void check_table_shape(const Table& table, const std::string& rel,
+                       const std::filesystem::path& file);
+
+/// Creates the float64 dataset `rel` below `loc` (intermediate groups created; it must not
+/// exist) holding `table`: [rows, columns] with string-array attributes `rows`, `columns` and,
+/// when any row has one, `notes`. mdlab::Error when the table's sizes disagree.
+void write_table_dataset(hid_t loc, const std::string& rel, const Table& table,
+                         const std::filesystem::path& file);
+
+/// Reads a table written by write_table_dataset from the open dataset `dset` (`object` names
+/// it in errors); row or column labels that are missing become their indices. `name` is left
+/// empty.
+Table read_table_dataset(hid_t dset, const std::string& object, const std::filesystem::path& file);
+
+/// Creates the variable-length UTF-8 string dataset `rel` below `loc` (intermediate groups
+/// created) of shape `dims` (row-major `values`, whose count must match).
+void write_string_array_dataset(hid_t loc, const std::string& rel,
+                                const std::vector<std::string>& values,
+                                const std::vector<hsize_t>& dims,
+                                const std::filesystem::path& file);
+
+/// Reads the string dataset `rel` below `loc` (any rank; row-major) and its shape.
+std::vector<std::string> read_string_array_dataset(hid_t loc, const std::string& rel,
+                                                   const std::filesystem::path& file,
+                                                   std::vector<hsize_t>& shape);
 
 /// The extent of a dataset, one entry per dimension (empty for a scalar).
 std::vector<hsize_t> dataset_shape(hid_t dataset, const std::filesystem::path& file,

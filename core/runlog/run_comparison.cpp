@@ -1,5 +1,7 @@
 #include "run_comparison.h"
 
+#include "text_table.h"
+
 #include <mdlab/error.h>
 
 #include <fmt/format.h>
@@ -46,7 +48,32 @@ std::string render_one(const Table& t, TableFormat format) {
   std::vector<std::string> header{"run"};
   header.insert(header.end(), t.columns.begin(), t.columns.end());
   if (notes) header.push_back("note");
-  // Markdown: pipe-delimited, values as `mdlab show` prints them; TSV: full precision.
+  // Markdown: values as `mdlab show` prints them; TSV: full precision.
+  std::vector<std::vector<std::string>> rows;
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    std::vector<std::string> cells{t.rows[r]};
+    for (double v : t.values[r])
+      cells.push_back(std::isnan(v) ? (markdown ? "-" : "nan")
+                                    : (markdown ? format_value(v) : fmt::format("{}", v)));
+    if (notes) cells.push_back(r < t.notes.size() ? t.notes[r] : "");
+    rows.push_back(std::move(cells));
+  }
+  return render_cells(header, rows, format, notes);
+}
+
+}  // namespace
+
+std::string render_cells(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows, TableFormat format,
+                         bool last_is_note) {
+  if (format == TableFormat::Text) {
+    TextTable text(header);
+    text.set_align(0, TextTable::Align::Left);
+    if (last_is_note) text.set_align(header.size() - 1, TextTable::Align::Left);
+    for (const auto& r : rows) text.add_row(r);
+    return text.render("  ");
+  }
+  const bool markdown = format == TableFormat::Markdown;
   auto line = [&](const std::vector<std::string>& cells) {
     std::string l = markdown ? "|" : "";
     for (size_t i = 0; i < cells.size(); ++i) {
@@ -66,21 +93,12 @@ std::string render_one(const Table& t, TableFormat format) {
   if (markdown) {
     out += "|---|";
     for (size_t c = 1; c < header.size(); ++c)
-      out += (notes && c + 1 == header.size()) ? "---|" : "---:|";
+      out += (last_is_note && c + 1 == header.size()) ? "---|" : "---:|";
     out += "\n";
   }
-  for (size_t r = 0; r < t.rows.size(); ++r) {
-    std::vector<std::string> cells{t.rows[r]};
-    for (double v : t.values[r])
-      cells.push_back(std::isnan(v) ? (markdown ? "-" : "nan")
-                                    : (markdown ? format_value(v) : fmt::format("{}", v)));
-    if (notes) cells.push_back(r < t.notes.size() ? t.notes[r] : "");
-    out += line(cells);
-  }
+  for (const auto& r : rows) out += line(r);
   return out;
 }
-
-}  // namespace
 
 TableFormat parse_table_format(std::string_view name) {
   if (name == "text") return TableFormat::Text;
@@ -106,12 +124,18 @@ std::vector<std::string> run_labels(const std::vector<RunLogContents>& runs) {
 }
 
 std::vector<StackedTable> stack_tables(const std::vector<RunLogContents>& runs) {
-  const std::vector<std::string> labels = run_labels(runs);
+  return stack_tables(runs, run_labels(runs));
+}
+
+std::vector<StackedTable> stack_tables(const std::vector<RunLogContents>& runs,
+                                       const std::vector<std::string>& labels) {
+  MDLAB_CHECK(labels.size() == runs.size(), "stack_tables: {} labels for {} runs", labels.size(),
+              runs.size());
   std::vector<StackedTable> stacked;
   auto find = [&](const std::string& evaluator, const std::string& name) -> StackedTable& {
     for (auto& s : stacked)
       if (s.evaluator == evaluator && s.table.name == name) return s;
-    stacked.push_back({evaluator, {}});
+    stacked.push_back({evaluator, {}, {}});
     stacked.back().table.name = name;
     return stacked.back();
   };
@@ -119,7 +143,8 @@ std::vector<StackedTable> stack_tables(const std::vector<RunLogContents>& runs) 
     const std::string experiment = experiment_of(runs[i]);
     for (const auto& [evaluator, tables] : runs[i].tables) {
       for (const auto& t : tables) {
-        Table& out = find(evaluator, t.name).table;
+        StackedTable& target = find(evaluator, t.name);
+        Table& out = target.table;
         std::vector<size_t> column_of;  // t's column c -> out's column
         for (const auto& c : t.columns) {
           auto it = std::find(out.columns.begin(), out.columns.end(), c);
@@ -138,6 +163,7 @@ std::vector<StackedTable> stack_tables(const std::vector<RunLogContents>& runs) 
             values[column_of[c]] = t.values[r][c];
           out.values.push_back(std::move(values));
           out.notes.push_back(r < t.notes.size() ? t.notes[r] : "");
+          target.run_of_row.push_back(i);
         }
       }
     }

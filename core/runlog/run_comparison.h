@@ -27,6 +27,7 @@ TableFormat parse_table_format(std::string_view name);
 struct StackedTable {
   std::string evaluator;  ///< the evaluator section ("linear_probe", ...)
   Table table;            ///< rows of every run in run order; columns the union in order seen
+  std::vector<size_t> run_of_row;  ///< index into the runs of each row of `table`
 };
 
 /// How each run is named in stacked rows: its experiment name, followed by the run
@@ -38,6 +39,16 @@ std::vector<std::string> run_labels(const std::vector<RunLogContents>& runs);
 /// other than the run's experiment, such as "random init", becomes "<label>: <row>").
 /// Columns a run lacks are NaN; notes are kept.
 std::vector<StackedTable> stack_tables(const std::vector<RunLogContents>& runs);
+/// As above with the runs labelled by `labels` (one per run).
+std::vector<StackedTable> stack_tables(const std::vector<RunLogContents>& runs,
+                                       const std::vector<std::string>& labels);
+
+/// Rows of text cells under `header` in `format`: aligned columns indented by two spaces (the
+/// first column and, with `last_is_note`, the last left-aligned), a Markdown pipe table, or
+/// TSV lines.
+std::string render_cells(const std::vector<std::string>& header,
+                         const std::vector<std::vector<std::string>>& rows, TableFormat format,
+                         bool last_is_note = false);
 
 /// The stacked tables in `format`, each headed by "evaluator / table" (a "## " heading in
 /// Markdown, a "# " comment line in TSV), preceded by the list of runs (label, status, file).

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-
 #include <cstddef>
 #include <cstdio>
 #include <limits>
@@ -35,19 +34,6 @@ constexpr const char* kStatusReasonAttribute = "status_reason";
 double unix_now() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-// A link creation property list that creates missing intermediate groups, so "train/loss"
-// becomes /metrics/train/loss without a separate mkdir step.
-//
-// Link names keep HDF5's default ASCII tag (UTF-8 bytes pass through unchanged): a UTF-8 tag
-// turns a group into a "new-style" group that becomes dense (fractal heap + v2 B-tree) past 8
-// links, and HDF5 1.10.8 crashes (not fails) iterating a dense group whose flush a SIGKILL
-// interrupted. Old-style symbol-table groups fail cleanly instead.
-H5Handle intermediate_groups_plist(const fs::path& file) {
-  H5Handle lcpl = h5_id(H5Pcreate(H5P_LINK_CREATE), H5Pclose, file, "set up link creation");
-  h5_ok(H5Pset_create_intermediate_group(lcpl.get(), 1), file, "set up link creation");
-  return lcpl;
 }
 
 }  // namespace
@@ -361,39 +347,9 @@ void RunLog::write_table(std::string_view evaluator, const Table& table) {
   check_object_name("evaluator", evaluator);
   check_object_name("table", table.name);
   const std::string rel = fmt::format("eval/{}/{}", evaluator, table.name);
-  const std::string what = fmt::format("write table /{}", rel);
-  MDLAB_CHECK(table.values.size() == table.rows.size(),
-              "run log {}: table /{} has {} row labels but {} rows of values", d.path.string(), rel,
-              table.rows.size(), table.values.size());
-  std::vector<double> flat;
-  flat.reserve(table.rows.size() * table.columns.size());
-  for (size_t r = 0; r < table.values.size(); ++r) {
-    MDLAB_CHECK(table.values[r].size() == table.columns.size(),
-                "run log {}: table /{} row '{}' has {} values for {} columns", d.path.string(), rel,
-                table.rows[r], table.values[r].size(), table.columns.size());
-    flat.insert(flat.end(), table.values[r].begin(), table.values[r].end());
-  }
-
   H5Quiet quiet;
   d.remove_for_replace(rel, "table");
-  const hsize_t dims[2] = {table.rows.size(), table.columns.size()};
-  H5Handle space = h5_id(H5Screate_simple(2, dims, nullptr), H5Sclose, d.path, what);
-  H5Handle lcpl = intermediate_groups_plist(d.path);
-  H5Handle dset = h5_id(H5Dcreate2(d.file.get(), rel.c_str(), H5T_IEEE_F64LE, space.get(),
-                                   lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
-                        H5Dclose, d.path, what);
-  if (!flat.empty())
-    h5_ok(H5Dwrite(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()),
-          d.path, what);
-  write_string_array_attribute(dset.get(), "rows", table.rows, d.path, "/" + rel);
-  write_string_array_attribute(dset.get(), "columns", table.columns, d.path, "/" + rel);
-  if (std::any_of(table.notes.begin(), table.notes.end(), [](auto& n) { return !n.empty(); })) {
-    MDLAB_CHECK(table.notes.size() == table.rows.size(),
-                "run log {}: table /{} has {} notes for {} rows", d.path.string(), rel,
-                table.notes.size(), table.rows.size());
-    write_string_array_attribute(dset.get(), "notes", table.notes, d.path, "/" + rel);
-  }
-  dset.reset();
+  write_table_dataset(d.file.get(), rel, table, d.path);
   d.flush();
 }
 
@@ -430,10 +386,10 @@ void RunLog::truncate_metrics_after(int64_t step) {
   std::vector<std::string> datasets;
   {
     H5Quiet quiet;
-    H5Handle group = h5_id(H5Gopen2(d.file.get(), "metrics", H5P_DEFAULT), H5Gclose, d.path,
-                           "open /metrics");
-    h5_ok(H5Ovisit(group.get(), H5_INDEX_NAME, H5_ITER_NATIVE, collect_datasets, &datasets),
-          d.path, "list the metrics");
+    H5Handle group =
+        h5_id(H5Gopen2(d.file.get(), "metrics", H5P_DEFAULT), H5Gclose, d.path, "open /metrics");
+    h5_ok(H5Ovisit(group.get(), H5_INDEX_NAME, H5_ITER_NATIVE, collect_datasets, &datasets), d.path,
+          "list the metrics");
   }
   for (const auto& rel : datasets) {
     const std::string what = fmt::format("truncate /{}", rel);

@@ -88,19 +88,6 @@ void read_metrics(hid_t root, const fs::path& file, RunLogContents& out) {
   }
 }
 
-std::vector<std::string> labels_or_indices(hid_t dset, const char* attribute, size_t count,
-                                           const fs::path& file, const std::string& object) {
-  if (!h5_bool(H5Aexists(dset, attribute), file, "look up attribute " + std::string(attribute))) {
-    std::vector<std::string> labels;
-    for (size_t i = 0; i < count; ++i) labels.push_back(std::to_string(i));
-    return labels;
-  }
-  auto labels = read_string_array_attribute(dset, attribute, file, object);
-  MDLAB_CHECK(labels.size() == count, "run log {}: {} has {} {} labels for {} {}", file.string(),
-              object, labels.size(), attribute, count, attribute);
-  return labels;
-}
-
 void read_tables(hid_t root, const fs::path& file, RunLogContents& out) {
   H5Handle group;
   for (const auto& rel : datasets_below(root, "eval", file, out, group)) {
@@ -118,21 +105,8 @@ void read_tables(hid_t root, const fs::path& file, RunLogContents& out) {
       const std::string object = "/eval/" + rel;
       const std::string what = "read table " + object;
       H5Handle dset = h5_id(H5Dopen2(group.get(), rel.c_str(), H5P_DEFAULT), H5Dclose, file, what);
-      const auto shape = dataset_shape(dset.get(), file, object);
-      MDLAB_CHECK(shape.size() == 2, "run log {}: table {} is not 2-D", file.string(), object);
-      Table table;
+      Table table = read_table_dataset(dset.get(), object, file);
       table.name = rel.substr(slash + 1);
-      table.rows = labels_or_indices(dset.get(), "rows", shape[0], file, object);
-      table.columns = labels_or_indices(dset.get(), "columns", shape[1], file, object);
-      if (h5_bool(H5Aexists(dset.get(), "notes"), file, "look up attribute notes"))
-        table.notes = labels_or_indices(dset.get(), "notes", shape[0], file, object);
-      std::vector<double> flat(shape[0] * shape[1]);
-      if (!flat.empty())
-        h5_ok(H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()),
-              file, what);
-      for (size_t r = 0; r < shape[0]; ++r)
-        table.values.emplace_back(flat.begin() + static_cast<std::ptrdiff_t>(r * shape[1]),
-                                  flat.begin() + static_cast<std::ptrdiff_t>((r + 1) * shape[1]));
       out.tables[rel.substr(0, slash)].push_back(std::move(table));
     });
   }

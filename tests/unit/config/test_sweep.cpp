@@ -81,6 +81,24 @@ TEST_CASE("zip axes vary their keys together; seeds repeat every cell innermost"
               "mix=mixdiff,guidance_scale=3.0,seed=7", "mix=mixdiff,guidance_scale=3.0,seed=8"});
   CHECK(sweep.cells[2].sets == Strings{"data.mix='synthetic'", "generator.guidance_scale=3.0",
                                        "data.synthetic.root='gen/g3'", "experiment.seed=7"});
+  // One value per axis (a zip shows its first key's), and where each override was written.
+  CHECK(sweep.cells[2].values == Strings{"'synthetic'", "3.0", "7"});
+  REQUIRE(sweep.cells[2].origins.size() == 4);
+  CHECK(sweep.cells[2].origins[0].begin.line == 2);
+  CHECK(sweep.cells[2].origins[0].begin.column == 15);
+  CHECK(sweep.cells[2].origins[2].begin.line == 6);
+  CHECK(sweep.cells[2].origins[2].begin.column == 37);
+  CHECK_FALSE(sweep.cells[2].origins[3].path);  // the seed comes from --seeds
+}
+
+TEST_CASE("axes added with --set come after the file's, in key order") {
+  const fs::path file = write_file(mdlab::test::temp_dir("sweep"), "exp.toml",
+                                   "[sweep]\n\"train.lr\" = [0.1, 0.2]\n");
+  toml::table config =
+      mdlab::load_experiment(file, {"sweep.method.temperature=[0.5]", "sweep.data.fraction=[1.0]"});
+  const Sweep sweep = expand_sweep(config);
+  CHECK(sweep.axes == Strings{"train.lr", "data.fraction", "method.temperature"});
+  CHECK(sweep.cells[1].name == "lr=0.2,fraction=1.0,temperature=0.5");
 }
 
 TEST_CASE("cell names are safe directory names and tell same-named keys apart") {

@@ -5,6 +5,8 @@
 #include "experiment_schema.h"
 #include "host_checks.h"
 #include "run_context.h"
+#include "sweep.h"
+#include "toml_util.h"
 
 #include <fmt/format.h>
 
@@ -41,9 +43,22 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
 Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry, const ExperimentSchema& schema) {
+  toml::table table = load_experiment(file, sets);
+  if (const toml::node* sweep = table.get("sweep"); sweep && has_sweep(table)) {
+    throw ConfigError({config_detail::issue_at(
+        sweep->source(), "sweep",
+        fmt::format("{} is a sweep (it has a [sweep] table): run its cells with `mdlab sweep {}` "
+                    "(one of them with --cell K; --dry-run lists them)",
+                    file.string(), file.string()))});
+  }
+  return check_experiment(file, std::move(table), registry, schema);
+}
+
+Experiment check_experiment(const std::filesystem::path& file, toml::table table,
+                            const PluginRegistry& registry, const ExperimentSchema& schema) {
   Experiment exp;
   exp.file = file;
-  exp.table = load_experiment(file, sets);
+  exp.table = std::move(table);
   exp.text = to_toml_text(exp.table);
   RegistryCatalog catalog(registry);
   std::vector<ConfigIssue> issues;

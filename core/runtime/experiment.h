@@ -39,7 +39,8 @@ struct Experiment {
   ValidatedConfig config;      ///< validated values per section
 };
 
-/// Loads, resolves and validates `file`; throws ConfigError listing every problem.
+/// Loads, resolves and validates `file`; throws ConfigError listing every problem. A file with
+/// a [sweep] table is refused at that table (its cells are experiments, see sweep_command.h).
 Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry);
@@ -47,6 +48,11 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
 Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry, const ExperimentSchema& schema);
+
+/// Validates `table`, loaded from `file` (extends merged, overrides applied; moved in so its
+/// nodes keep their source positions), against `schema` and the plugins, plus the device.
+Experiment check_experiment(const std::filesystem::path& file, toml::table table,
+                            const PluginRegistry& registry, const ExperimentSchema& schema);
 
 /// Which of the experiment's data paths a command reads (see check_data_paths).
 struct DataPathUse {

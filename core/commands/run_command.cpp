@@ -63,48 +63,55 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   }
   Experiment exp = load_experiment_checked(experiment_file, request.sets, registry);
   check_data_paths(exp);
+  if (!run_dir) {
+    const Options& e = exp.config.find("experiment")->options;
+    run_dir = new_run_dir(fs::path(e.get_string("output_dir")) / e.get_string("name"));
+  }
+  return run_checked_experiment(exp, *run_dir, request.resume, registry);
+}
+
+int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool resume,
+                           const PluginRegistry& registry) {
   const Options& e = exp.config.find("experiment")->options;
   const Options& train = exp.config.find("train")->options;
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
-
-  if (!run_dir) run_dir = new_run_dir(fs::path(e.get_string("output_dir")) / e.get_string("name"));
-  const bool resuming = request.resume && fs::exists(*run_dir / "run.h5");
-  MDLAB_CHECK(resuming || !fs::exists(*run_dir / "run.h5"),
+  const bool resuming = resume && fs::exists(run_dir / "run.h5");
+  MDLAB_CHECK(resuming || !fs::exists(run_dir / "run.h5"),
               "{} already holds a run; pass --resume to continue it or choose another --out",
-              run_dir->string());
+              run_dir.string());
   if (resuming) {
     // Checked before the run log is touched: a resume that cannot continue where the run
     // stopped fails here and changes nothing.
     std::optional<int64_t> recorded;
-    const auto previous = read_run_log(*run_dir / "run.h5");
+    const auto previous = read_run_log(run_dir / "run.h5");
     if (auto it = previous.meta.find("checkpoint_step"); it != previous.meta.end()) {
       int64_t step = -1;
       const auto [end, ec] =
           std::from_chars(it->second.data(), it->second.data() + it->second.size(), step);
       MDLAB_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && step >= 0,
                   "{}: meta checkpoint_step = \"{}\" is not a step number",
-                  (*run_dir / "run.h5").string(), it->second);
+                  (run_dir / "run.h5").string(), it->second);
       recorded = step;
     }
-    if (!resume_checkpoint(*run_dir / "checkpoints", recorded)) {
+    if (!resume_checkpoint(run_dir / "checkpoints", recorded)) {
       std::fprintf(stderr,
                    "mdlab: warning: %s completed no checkpoint before it stopped: training "
                    "restarts at step 0 (the points it logged are dropped)\n",
-                   run_dir->string().c_str());
+                   run_dir.string().c_str());
     }
   }
-  fs::create_directories(*run_dir);
-  if (!resuming) write_file_atomic(*run_dir / "config.toml", exp.text);
+  fs::create_directories(run_dir);
+  if (!resuming) write_file_atomic(run_dir / "config.toml", exp.text);
 
   install_interrupt_handlers();
   RunLog run_log =
-      resuming ? RunLog::open(*run_dir / "run.h5") : RunLog::create(*run_dir / "run.h5", exp.text);
+      resuming ? RunLog::open(run_dir / "run.h5") : RunLog::create(run_dir / "run.h5", exp.text);
   run_log.set_flush_interval(
       std::chrono::milliseconds(static_cast<int64_t>(train.get_float("flush_seconds") * 1000)));
   ConsoleProgress progress;
-  RunContext context(c10::Device(e.get_string("device")), seed, *run_dir, &run_log, progress);
+  RunContext context(c10::Device(e.get_string("device")), seed, run_dir, &run_log, progress);
   context.log(LogLevel::Info, fmt::format("{} run {} -> {}", resuming ? "resuming" : "starting",
-                                          exp.file.string(), run_dir->string()));
+                                          exp.file.string(), run_dir.string()));
   if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
 
   run_log.set_status(RunStatus::Running);
@@ -141,7 +148,7 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     std::vector<const BatchAugment*> finishers;
     for (const auto& f : pipeline.train_finishers) finishers.push_back(f.get());
     trainer.set_view_finishers(std::move(finishers));
-    TrainOutcome outcome = trainer.run(*run_dir / "checkpoints");
+    TrainOutcome outcome = trainer.run(run_dir / "checkpoints");
 
     if (!outcome.validation.empty()) {
       Table table{"final", {"test"}, {}, {{}}, {}};
@@ -178,14 +185,14 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
         run_log.set_status(RunStatus::Completed);
         run_log.flush();
         context.log(LogLevel::Info, fmt::format("completed {} steps; run log {}", outcome.steps,
-                                                (*run_dir / "run.h5").string()));
+                                                (run_dir / "run.h5").string()));
         return kExitOk;
       case TrainOutcome::Status::Interrupted:
         run_log.set_status(RunStatus::Interrupted, outcome.reason);
         run_log.flush();
         context.log(LogLevel::Warning,
                     fmt::format("interrupted ({}); resume with: mdlab run --resume {}",
-                                outcome.reason, run_dir->string()));
+                                outcome.reason, run_dir.string()));
         return kExitInterrupted;
       case TrainOutcome::Status::Failed:
         run_log.set_status(RunStatus::Failed, outcome.reason);

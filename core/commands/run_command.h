@@ -1,6 +1,7 @@
 // `mdlab run`: an experiment from file to finished run directory.
 #pragma once
 
+#include "experiment.h"
 #include "plugin_registry.h"
 
 #include <filesystem>
@@ -23,7 +24,12 @@ std::string now_text(const char* format);
 
 /// Runs an experiment; returns the process exit status (0, 1, 2 or 130). Config errors are
 /// thrown as ConfigError before the run directory is created.
-
 int run_experiment(const RunRequest& request, const PluginRegistry& registry);
+
+/// Runs `experiment`, already loaded and checked (data paths included), in `run_dir`: a new
+/// run, or with `resume` the continuation of the run the directory holds. Exit status as
+/// run_experiment.
+int run_checked_experiment(const Experiment& experiment, const std::filesystem::path& run_dir,
+                           bool resume, const PluginRegistry& registry);
 
 }  // namespace mdlab
