@@ -27,7 +27,12 @@ packages=(
   # the torchvision DataLoader peer) and the sample photos of the loader benchmark
   python3-torch python3-torchvision python3-pil python3-skimage
   dataset-fashion-mnist
+  # `mdlab report`'s test opens the page in a headless browser
+  chromium
 )
+# Node.js and npm install the charting library `mdlab report` inlines (below); machines that
+# come without them get Debian's.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -53,4 +58,12 @@ if [ -e "$openblas" ]; then
   if [ "$current" != "$openblas" ]; then
     $SUDO update-alternatives --set "libblas.so.3-${arch}" "$openblas"
   fi
+fi
+
+# The charting library of `mdlab report` (Plotly's basic bundle), pinned by
+# core/report/web/package-lock.json, into core/report/web/node_modules (git-ignored).
+web="$(cd "$(dirname "$0")/.." && pwd)/core/report/web"
+if [ ! -f "$web/node_modules/plotly.js-basic-dist-min/plotly-basic.min.js" ]; then
+  echo "install-deps: installing the report's charting library from npm"
+  npm ci --prefix "$web" --no-audit --no-fund --loglevel=error
 fi

@@ -10,6 +10,8 @@
 #include "host_checks.h"
 #include "model_tools.h"
 #include "plugin_registry.h"
+#include "report.h"
+#include "report_command.h"
 #include "run_command.h"
 #include "run_comparison.h"
 #include "run_log_reader.h"
@@ -329,12 +331,7 @@ int command_show(const std::vector<std::string>& args) {
         fs::is_directory(runs[0]) ? fs::path(runs[0]) : fs::path(runs[0]).parent_path();
     const fs::path file = dir / kSweepRecordFile;
     SweepRecord record = read_sweep_record(file);
-    // The cells' run logs are the truth (cells may have finished in other processes since the
-    // record was written); a record copied without its cells is shown as it is.
-    const bool cells_here = std::all_of(record.cells.begin(), record.cells.end(), [&](auto& c) {
-      return c.status == "pending" || fs::exists(dir / c.name / "run.h5");
-    });
-    if (cells_here) collect_sweep_results(dir, record);
+    refresh_sweep_results(dir, record);
     std::fputs(
         render_sweep_summary(record, file, format, metrics.empty() ? kDefaultSweepMetrics : metrics)
             .c_str(),
@@ -352,6 +349,33 @@ int command_show(const std::vector<std::string>& args) {
     std::fputs(render_comparison(contents, format).c_str(), stdout);
   }
   return kExitOk;
+}
+
+int command_report(const std::vector<std::string>& args) {
+  ReportRequest request;
+  std::string dir, out;
+  po::options_description visible("options");
+  visible.add_options()("help,h", "this text")(
+      "out", po::value(&out), "output file (default: DIR/report.<format>; - for stdout)")(
+      "format", po::value(&request.format)->default_value("html"),
+      "html (one self-contained page: charts, tables, images, config), md or csv");
+  const auto positional_arg = positional("dir", dir);
+  po::variables_map vm;
+  if (!parse(args,
+             "usage: mdlab report RUN_DIR|SWEEP_DIR [--out FILE] [--format html|md|csv]\n\n"
+             "Writes a run or a sweep as one page: configuration, training curves, evaluation "
+             "tables, for a sweep the results against each swept value (mean ± std over "
+             "seeds), and the folder's images. The HTML page needs no network.",
+             visible, positional_arg, vm))
+    return kExitOk;
+  try {
+    parse_report_format(request.format);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  request.dir = dir;
+  if (!out.empty()) request.out = fs::path(out);
+  return write_report(request);
 }
 
 int command_export_backbone(const std::vector<std::string>& args) {

@@ -26,6 +26,8 @@ int command_validate(const std::vector<std::string>& args);
 int command_plugins(const std::vector<std::string>& args);
 /// `mdlab show RUN_DIR|SWEEP_DIR [RUN ...]`.
 int command_show(const std::vector<std::string>& args);
+/// `mdlab report RUN_OR_SWEEP_DIR [--out FILE] [--format html|md|csv]`.
+int command_report(const std::vector<std::string>& args);
 /// `mdlab export-backbone RUN_DIR --out FILE.safetensors`.
 int command_export_backbone(const std::vector<std::string>& args);
 /// `mdlab export-model RUN_DIR --out DIR [--overwrite]`.

@@ -28,6 +28,7 @@ void print_usage(std::FILE* out) {
       "  plugins                 list plugins found, and refused ones (--describe NAME)\n"
       "  show RUN_DIR            print a run's config, final metrics and evaluation tables\n"
       "                          (a sweep folder: cells x metrics, mean ± std over seeds)\n"
+      "  report DIR              a run or sweep as one self-contained HTML page (or md, csv)\n"
       "  export-backbone RUN_DIR --out FILE   the trained encoder as safetensors (reference "
       "names)\n"
       "  export-model RUN_DIR --out DIR      a trained generator (diffae) as a model folder\n"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
     if (command == "validate") return mdlab::command_validate(rest);
     if (command == "plugins") return mdlab::command_plugins(rest);
     if (command == "show") return mdlab::command_show(rest);
+    if (command == "report") return mdlab::command_report(rest);
     if (command == "export-backbone") return mdlab::command_export_backbone(rest);
     if (command == "export-model") return mdlab::command_export_model(rest);
     if (command == "embed") return mdlab::command_embed(rest);

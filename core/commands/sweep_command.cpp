@@ -130,7 +130,12 @@ void update_record(const fs::path& out, const CheckedSweep& checked) {
   SweepRecord record;
   record.config_toml = checked.text;
   record.axes = checked.sweep.axes;
-  for (const auto& cell : checked.sweep.cells) record.cells.push_back({cell.name, cell.values});
+  for (const auto& cell : checked.sweep.cells) {
+    SweepRecordCell entry;
+    entry.name = cell.name;
+    entry.values = cell.values;
+    record.cells.push_back(std::move(entry));
+  }
   collect_sweep_results(out, record);
   write_sweep_record(out / kSweepRecordFile, record);
 }

@@ -40,12 +40,6 @@ std::string host_torch_version() {
   return sdk_torch_version();
 }
 
-fs::path executable_dir() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::path() : exe.parent_path();
-}
-
 // Why `file` cannot be a loadable shared object of this machine, or "" when its ELF headers
 // are sound. Checked before dlopen: a file cut short (an interrupted copy) would otherwise be
 // mapped, and the first touch of a segment past its end kills the process with SIGBUS.
@@ -103,6 +97,12 @@ std::string elf_problem(const fs::path& file) {
 }
 
 }  // namespace
+
+fs::path executable_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path();
+}
 
 std::vector<fs::path> default_plugin_dirs(const std::vector<fs::path>& extra) {
   std::vector<fs::path> dirs;

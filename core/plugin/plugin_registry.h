@@ -48,6 +48,10 @@ struct PluginProblem {
   std::string message;         ///< full reason, naming both sides of a mismatch
 };
 
+/// The folder of the running executable (from /proc/self/exe; empty when unknown): where
+/// the plugins and the shared files of an installed or built tree are found, beside it.
+std::filesystem::path executable_dir();
+
 /// The directories searched by default: the plugin dir next to the executable, then
 /// MDLAB_PLUGIN_PATH; `extra` (--plugin-path) is appended.
 std::vector<std::filesystem::path> default_plugin_dirs(

@@ -114,84 +114,28 @@ Summary summarise(const std::vector<double>& values) {
   return s;
 }
 
-// Cells that differ only in experiment.seed form one group, named after the cell name without
-// its seed part.
-struct Group {
-  std::string label;
-  std::vector<size_t> cells;      // every cell of the group
-  std::vector<size_t> completed;  // those whose results are averaged
-};
-
-std::vector<Group> group_cells(const SweepRecord& record) {
-  const auto seed_axis = std::find(record.axes.begin(), record.axes.end(), "experiment.seed");
-  const size_t seed = static_cast<size_t>(seed_axis - record.axes.begin());
-  std::vector<Group> groups;
-  std::map<std::vector<std::string>, size_t> index;
-  for (size_t c = 0; c < record.cells.size(); ++c) {
-    const auto& cell = record.cells[c];
-    std::vector<std::string> key = cell.values;
-    std::string label = cell.name;
-    if (seed < key.size()) {
-      key.erase(key.begin() + static_cast<std::ptrdiff_t>(seed));
-      // Names list the axes' labels in order, joined by ',' (labels never hold one).
-      std::vector<std::string> parts;
-      for (size_t b = 0, e; b <= cell.name.size(); b = e + 1) {
-        e = std::min(cell.name.find(',', b), cell.name.size());
-        parts.push_back(cell.name.substr(b, e - b));
-      }
-      if (parts.size() == record.axes.size()) {
-        parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(seed));
-        label = parts.empty() ? "base" : fmt::format("{}", fmt::join(parts, ","));
-      }
-    }
-    auto [it, fresh] = index.emplace(key, groups.size());
-    if (fresh) groups.push_back({label, {}, {}});
-    Group& g = groups[it->second];
-    g.cells.push_back(c);
-    if (cell.status == "completed") g.completed.push_back(c);
-  }
-  return groups;
+std::string mean_text(double mean, double std, size_t n, TableFormat format) {
+  if (n == 0) return format == TableFormat::Tsv ? "nan" : "-";
+  if (format == TableFormat::Tsv) return fmt::format("{}", mean);
+  if (n == 1) return format_value(mean);
+  return fmt::format("{} ± {}", format_value(mean), format_value(std));
 }
 
-std::string mean_text(const Summary& s, TableFormat format) {
-  if (s.n == 0) return format == TableFormat::Tsv ? "nan" : "-";
-  if (format == TableFormat::Tsv) return fmt::format("{}", s.mean);
-  if (s.n == 1) return format_value(s.mean);
-  return fmt::format("{} ± {}", format_value(s.mean), format_value(s.std));
-}
-
-// One aggregated table: a row per (group, sub-row), a column per metric.
-std::string render_aggregate(const std::vector<Group>& groups,
-                             const std::vector<std::string>& columns,
-                             const std::vector<std::string>& sub_rows,
-                             // values(cell, sub_row, column) -> value or NaN
-                             const auto& value_of, TableFormat format) {
+std::string render_summary_table(const SweepSummaryTable& t, TableFormat format) {
   const bool tsv = format == TableFormat::Tsv;
   std::vector<std::string> header{"cell", "n"};
-  for (const auto& c : columns) {
+  for (const auto& c : t.columns) {
     header.push_back(c);
     if (tsv) header.push_back(c + " std");
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& g : groups) {
-    for (size_t r = 0; r < sub_rows.size(); ++r) {
-      std::vector<std::string> cells{sub_rows[r].empty() ? g.label : g.label + ": " + sub_rows[r],
-                                     ""};
-      size_t n = 0;
-      bool any = false;
-      for (size_t c = 0; c < columns.size(); ++c) {
-        std::vector<double> values;
-        for (size_t cell : g.completed) values.push_back(value_of(cell, r, c));
-        const Summary s = summarise(values);
-        n = std::max(n, s.n);
-        any = any || s.n > 0;
-        cells.push_back(mean_text(s, format));
-        if (tsv) cells.push_back(s.n > 1 ? fmt::format("{}", s.std) : "nan");
-      }
-      if (!any && !g.completed.empty()) continue;  // this sub-row belongs to other cells
-      cells[1] = std::to_string(n);
-      rows.push_back(std::move(cells));
+  for (const auto& row : t.rows) {
+    std::vector<std::string> cells{row.label, std::to_string(row.n)};
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      cells.push_back(mean_text(row.mean[c], row.std[c], row.counts[c], format));
+      if (tsv) cells.push_back(row.counts[c] > 1 ? fmt::format("{}", row.std[c]) : "nan");
     }
+    rows.push_back(std::move(cells));
   }
   return render_cells(header, rows, format);
 }
@@ -327,9 +271,123 @@ void collect_sweep_results(const fs::path& dir, SweepRecord& record) {
   record.tables = stack_tables(runs, labels);
 }
 
+bool refresh_sweep_results(const fs::path& dir, SweepRecord& record) {
+  const bool cells_here =
+      std::all_of(record.cells.begin(), record.cells.end(), [&](const SweepRecordCell& c) {
+        return c.status == "pending" || fs::exists(dir / c.name / "run.h5");
+      });
+  if (cells_here) collect_sweep_results(dir, record);
+  return cells_here;
+}
+
+std::vector<SweepGroup> group_sweep_cells(const SweepRecord& record) {
+  const auto seed_axis = std::find(record.axes.begin(), record.axes.end(), "experiment.seed");
+  const size_t seed = static_cast<size_t>(seed_axis - record.axes.begin());
+  std::vector<SweepGroup> groups;
+  std::map<std::vector<std::string>, size_t> index;
+  for (size_t c = 0; c < record.cells.size(); ++c) {
+    const auto& cell = record.cells[c];
+    std::vector<std::string> key = cell.values;
+    std::string label = cell.name;
+    if (seed < key.size()) {
+      key.erase(key.begin() + static_cast<std::ptrdiff_t>(seed));
+      // Names list the axes' labels in order, joined by ',' (labels never hold one).
+      std::vector<std::string> parts;
+      for (size_t b = 0, e; b <= cell.name.size(); b = e + 1) {
+        e = std::min(cell.name.find(',', b), cell.name.size());
+        parts.push_back(cell.name.substr(b, e - b));
+      }
+      if (parts.size() == record.axes.size()) {
+        parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(seed));
+        label = parts.empty() ? "base" : fmt::format("{}", fmt::join(parts, ","));
+      }
+    }
+    auto [it, fresh] = index.emplace(key, groups.size());
+    if (fresh) groups.push_back({label, key, {}, {}});
+    SweepGroup& g = groups[it->second];
+    g.cells.push_back(c);
+    if (cell.status == "completed") g.completed.push_back(c);
+  }
+  return groups;
+}
+
+std::vector<SweepSummaryTable> summarise_sweep(const SweepRecord& record,
+                                               const std::vector<std::string>& metrics) {
+  const auto groups = group_sweep_cells(record);
+  std::vector<SweepSummaryTable> out;
+  // One table: a row per (group, sub-row) that has values, a column per metric.
+  auto aggregate = [&](SweepSummaryTable t, const std::vector<std::string>& sub_rows,
+                       const auto& value_of) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (size_t r = 0; r < sub_rows.size(); ++r) {
+        SweepSummaryTable::Row row;
+        row.label = sub_rows[r].empty() ? groups[g].label : groups[g].label + ": " + sub_rows[r];
+        row.group = g;
+        row.sub_row = sub_rows[r];
+        for (size_t c = 0; c < t.columns.size(); ++c) {
+          std::vector<double> values;
+          for (size_t cell : groups[g].completed) values.push_back(value_of(cell, r, c));
+          const Summary s = summarise(values);
+          row.mean.push_back(s.mean);
+          row.std.push_back(s.std);
+          row.counts.push_back(s.n);
+          row.n = std::max(row.n, s.n);
+        }
+        // A sub-row no completed cell of this group has belongs to other cells.
+        if (row.n == 0 && !groups[g].completed.empty()) continue;
+        t.rows.push_back(std::move(row));
+      }
+    }
+    out.push_back(std::move(t));
+  };
+
+  SweepSummaryTable final;
+  final.title = "Final metrics";
+  std::vector<size_t> shown;
+  for (size_t m = 0; m < record.final_columns.size(); ++m) {
+    const std::string& name = record.final_columns[m];
+    const bool selected = std::any_of(metrics.begin(), metrics.end(), [&](const std::string& p) {
+      return p == name || (!p.empty() && p.back() == '*' &&
+                           name.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0);
+    });
+    if (!selected) continue;
+    final.columns.push_back(name);
+    shown.push_back(m);
+  }
+  aggregate(std::move(final), {""},
+            [&](size_t cell, size_t, size_t c) { return record.final[cell][shown[c]]; });
+
+  for (const auto& s : record.tables) {
+    if (s.evaluator == "validation") continue;  // the val/ metrics above
+    // Sub-rows: the part of each row label after its cell's name ("" for the run's own row).
+    std::vector<std::string> sub_rows;
+    std::map<std::pair<size_t, std::string>, size_t> row_of;  // (cell, sub-row) -> table row
+    for (size_t r = 0; r < s.table.rows.size(); ++r) {
+      const size_t cell = s.run_of_row[r];
+      const std::string& name = record.cells[cell].name;
+      std::string sub = s.table.rows[r];
+      sub = sub.size() > name.size() + 2 && sub.compare(0, name.size() + 2, name + ": ") == 0
+                ? sub.substr(name.size() + 2)
+                : "";
+      if (std::find(sub_rows.begin(), sub_rows.end(), sub) == sub_rows.end())
+        sub_rows.push_back(sub);
+      row_of[{cell, sub}] = r;
+    }
+    SweepSummaryTable t;
+    t.title = s.evaluator + " / " + s.table.name;
+    t.evaluator = s.evaluator;
+    t.table = s.table.name;
+    t.columns = s.table.columns;
+    aggregate(std::move(t), sub_rows, [&](size_t cell, size_t r, size_t c) {
+      const auto it = row_of.find({cell, sub_rows[r]});
+      return it == row_of.end() ? std::nan("") : s.table.values[it->second][c];
+    });
+  }
+  return out;
+}
+
 std::string render_sweep_summary(const SweepRecord& record, const fs::path& file,
                                  TableFormat format, const std::vector<std::string>& metrics) {
-  const auto groups = group_cells(record);
   const bool seeds =
       std::find(record.axes.begin(), record.axes.end(), "experiment.seed") != record.axes.end();
   std::map<std::string, size_t> status_count;
@@ -362,49 +420,10 @@ std::string render_sweep_summary(const SweepRecord& record, const fs::path& file
     }
   }
   const std::string over = seeds ? " (mean ± std over seeds; n completed)" : "";
-  out += fmt::format("{}{}Final metrics{}\n", out.empty() ? "" : "\n", heading, over);
-  if (format == TableFormat::Markdown) out += "\n";
-  std::vector<std::string> shown;
-  std::vector<size_t> shown_index;
-  for (size_t m = 0; m < record.final_columns.size(); ++m) {
-    const std::string& name = record.final_columns[m];
-    const bool selected = std::any_of(metrics.begin(), metrics.end(), [&](const std::string& p) {
-      return p == name || (!p.empty() && p.back() == '*' &&
-                           name.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0);
-    });
-    if (!selected) continue;
-    shown.push_back(name);
-    shown_index.push_back(m);
-  }
-  out += render_aggregate(
-      groups, shown, {""},
-      [&](size_t cell, size_t, size_t c) { return record.final[cell][shown_index[c]]; }, format);
-
-  for (const auto& s : record.tables) {
-    if (s.evaluator == "validation") continue;  // the val/ metrics above
-    // Sub-rows: the part of each row label after its cell's name ("" for the run's own row).
-    std::vector<std::string> sub_rows;
-    std::map<std::pair<size_t, std::string>, size_t> row_of;  // (cell, sub-row) -> table row
-    for (size_t r = 0; r < s.table.rows.size(); ++r) {
-      const size_t cell = s.run_of_row[r];
-      const std::string& name = record.cells[cell].name;
-      std::string sub = s.table.rows[r];
-      sub = sub.size() > name.size() + 2 && sub.compare(0, name.size() + 2, name + ": ") == 0
-                ? sub.substr(name.size() + 2)
-                : "";
-      if (std::find(sub_rows.begin(), sub_rows.end(), sub) == sub_rows.end())
-        sub_rows.push_back(sub);
-      row_of[{cell, sub}] = r;
-    }
-    out += fmt::format("\n{}{} / {}{}\n", heading, s.evaluator, s.table.name, over);
+  for (const auto& t : summarise_sweep(record, metrics)) {
+    out += fmt::format("{}{}{}{}\n", out.empty() ? "" : "\n", heading, t.title, over);
     if (format == TableFormat::Markdown) out += "\n";
-    out += render_aggregate(
-        groups, s.table.columns, sub_rows,
-        [&](size_t cell, size_t r, size_t c) {
-          const auto it = row_of.find({cell, sub_rows[r]});
-          return it == row_of.end() ? std::nan("") : s.table.values[it->second][c];
-        },
-        format);
+    out += render_summary_table(t, format);
   }
   return out;
 }

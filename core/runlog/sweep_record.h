@@ -66,15 +66,53 @@ SweepRecord read_sweep_record(const std::filesystem::path& file);
 /// read is reported as failed with the reader's message.
 void collect_sweep_results(const std::filesystem::path& dir, SweepRecord& record);
 
+/// Cells that differ only in `experiment.seed`: the unit a sweep's results are averaged over.
+struct SweepGroup {
+  std::string label;                ///< the cells' name without its seed part ("base" if empty)
+  std::vector<std::string> values;  ///< one per axis but experiment.seed, inline TOML
+  std::vector<size_t> cells;        ///< indices into SweepRecord::cells
+  std::vector<size_t> completed;    ///< those completed: the ones averaged
+};
+
+/// The groups of `record`'s cells, in the order of their first cell.
+std::vector<SweepGroup> group_sweep_cells(const SweepRecord& record);
+
+/// A table of a sweep's results averaged over seeds.
+struct SweepSummaryTable {
+  std::string title;                 ///< "Final metrics", or "<evaluator> / <table>"
+  std::string evaluator, table;      ///< empty for the final metrics
+  std::vector<std::string> columns;  ///< metric or table columns
+  struct Row {
+    std::string label;           ///< group label, then ": <row>" for a table's other rows
+    size_t group = 0;            ///< index into group_sweep_cells()
+    std::string sub_row;         ///< the table's row after the cell name ("" for its own)
+    size_t n = 0;                ///< most completed cells averaged in any column
+    std::vector<double> mean;    ///< per column; NaN without values
+    std::vector<double> std;     ///< per column: sample standard deviation; NaN below 2
+    std::vector<size_t> counts;  ///< per column: finite values averaged
+  };
+  std::vector<Row> rows;  ///< groups in order; a group without completed cells has n = 0
+};
+
+/// The final metrics that `metrics` selects (names, or prefixes ending in '*') and every
+/// evaluation table but "validation" (whose values are the val/ metrics), averaged over the
+/// completed cells of each group.
+std::vector<SweepSummaryTable> summarise_sweep(const SweepRecord& record,
+                                               const std::vector<std::string>& metrics);
+
 /// The final metrics `mdlab show` prints for a sweep unless asked for others.
 inline const std::vector<std::string> kDefaultSweepMetrics{"train/loss", "val/*"};
 
-/// Text for `mdlab show SWEEP_DIR`: the axes and cell statuses, then the final metrics that
-/// `metrics` selects (names, or prefixes ending in '*') and every evaluation table (but
-/// "validation", whose values are the val/ metrics) with one row per cell, as mean ± sample
-/// standard deviation over the cells that differ only in `experiment.seed` (n counts the
-/// completed seeds averaged). Pending and failed cells are listed but not averaged. Markdown
-/// and TSV print the tables only (TSV with separate mean and std columns, full precision).
+/// collect_sweep_results when the cells' run directories are there (every cell the record does
+/// not call pending has its run log), so results of cells that finished in other processes
+/// since the record was written are seen; a record copied without its cells stays as it is.
+/// Returns whether it refreshed.
+bool refresh_sweep_results(const std::filesystem::path& dir, SweepRecord& record);
+
+/// Text for `mdlab show SWEEP_DIR`: the axes and cell statuses, then summarise_sweep()'s
+/// tables as mean ± std (n counts the completed seeds averaged). Pending and failed cells are
+/// listed but not averaged. Markdown and TSV print the tables only (TSV with separate mean
+/// and std columns, full precision).
 std::string render_sweep_summary(const SweepRecord& record, const std::filesystem::path& file,
                                  TableFormat format,
                                  const std::vector<std::string>& metrics = kDefaultSweepMetrics);

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <tuple>
 
 namespace fs = std::filesystem;
 using namespace mdlab;
@@ -40,9 +41,14 @@ SweepRecord seeds_record() {
   SweepRecord r;
   r.config_toml = "[sweep]\n\"train.lr\" = [0.1, 0.2]\n";
   r.axes = {"train.lr", "experiment.seed"};
-  r.cells = {{"lr=0.1,seed=0", {"0.1", "0"}},
-             {"lr=0.1,seed=1", {"0.1", "1"}},
-             {"lr=0.2,seed=0", {"0.2", "0"}}};
+  for (const auto& [name, lr, seed] :
+       {std::tuple{"lr=0.1,seed=0", "0.1", "0"}, std::tuple{"lr=0.1,seed=1", "0.1", "1"},
+        std::tuple{"lr=0.2,seed=0", "0.2", "0"}}) {
+    SweepRecordCell cell;
+    cell.name = name;
+    cell.values = {lr, seed};
+    r.cells.push_back(cell);
+  }
   return r;
 }
 
