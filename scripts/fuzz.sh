@@ -27,7 +27,7 @@ case "$target" in
   experiment)
     std=-std=c++17  # as above: these sources are C++17-clean; the plugin kinds pull in LibTorch
     sources=(tests/fuzz/fuzz_experiment.cpp tests/fuzz/fuzz_experiment_target.cpp
-             core/config/experiment_file.cpp core/config/toml_limits.cpp
+             core/config/experiment_file.cpp core/config/path_variables.cpp core/config/toml_limits.cpp
              core/config/toml_writer.cpp core/config/validate.cpp core/config/config_error.cpp
              core/runtime/experiment_schema.cpp core/data/augment/augment_config.cpp
              core/data/augment/blur.cpp sdk/src/version.cpp

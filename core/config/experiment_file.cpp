@@ -1,5 +1,6 @@
 #include "experiment_file.h"
 
+#include "path_variables.h"
 #include "toml_limits.h"
 #include "toml_util.h"
 
@@ -371,6 +372,7 @@ toml::table load_experiment(const std::filesystem::path& file,
   std::optional<toml::table> config = loader.load(file, nullptr);
   if (!loader.issues.empty()) throw ConfigError(std::move(loader.issues));
   apply_overrides(*config, sets);
+  expand_path_variables(*config);
   return std::move(*config);
 }
 

@@ -23,9 +23,10 @@
 
 namespace mdlab {
 
-/// Loads `file` with its `extends` chain and applies the `sets` ("a.b.c=VALUE") in order;
-/// throws ConfigError listing every problem found (unreadable or missing file, TOML syntax,
-/// bad `extends`, cycle, malformed --set).
+/// Loads `file` with its `extends` chain, applies the `sets` ("a.b.c=VALUE") in order and
+/// expands path variables (path_variables.h); throws ConfigError listing every problem found
+/// (unreadable or missing file, TOML syntax, bad `extends`, cycle, malformed --set, unknown
+/// path variable).
 toml::table load_experiment(const std::filesystem::path& file,
                             const std::vector<std::string>& sets);
 
