@@ -27,6 +27,7 @@ struct Column {
   std::vector<std::string> labels;           // for cell names
   std::vector<toml::source_region> origins;  // each value's place in the file
   toml::source_region where;
+  bool label = false;  // a plain name in a zip: names the cells, sets nothing
 };
 
 // One axis: a plain key (one column) or a zip (several columns of one length).
@@ -126,6 +127,17 @@ void read_columns(const toml::table& table, const std::string& prefix, bool allo
     Column column;
     column.key = key;
     column.where = node.source();
+    // Every config key has a table part ("data.mix"); a plain name is a label of a zip axis.
+    column.label = key.find('.') == std::string::npos;
+    if (column.label && allow_zip) {
+      issues.push_back(issue_at(
+          node.source(), "sweep." + key,
+          fmt::format("'{}' is not a config key (TABLE.KEY, as \"data.mix\"); a plain name "
+                      "labels an axis only inside a [[sweep.zip]] table, beside the keys it "
+                      "stands for",
+                      key)));
+      continue;
+    }
     for (const auto& value : *list) {
       column.values.push_back(inline_value_text(value));
       column.labels.push_back(label_of(value));
@@ -212,6 +224,7 @@ Sweep expand_sweep(toml::table& config, int64_t seeds, int64_t base_seed) {
     for (size_t a = 0; a < axes.size(); ++a) {
       const auto& columns = axes[a].columns;
       for (const auto& c : columns) {
+        if (c.label) continue;
         cell.sets.push_back(c.key + "=" + c.values[index[a]]);
         cell.origins.push_back(c.origins[index[a]]);
       }

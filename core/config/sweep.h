@@ -8,7 +8,10 @@
 //   "data.synthetic.root" = ["gen/g1", "gen/g3"]
 //
 // Each key of [sweep] (a quoted dotted key, or nested tables: `sweep.data.mix = [...]` is the
-// same) is one axis; each [[sweep.zip]] table is one axis whose lists all have one length.
+// same) is one axis; each [[sweep.zip]] table is one axis whose lists all have one length. A
+// plain name in a zip table (`guidance = [1.0, 4.0]`, no table part) is a label: it sets
+// nothing, names the cells and is the axis's value (the x of a report's plots), for keys
+// whose own values say little (the synthetic set made at that guidance scale).
 // The cells are every combination, the first axis in the file outermost (as nested loops
 // written in the file's order); axes added with --set (`--set 'sweep.train.lr=[0.1, 0.2]'`)
 // come after the file's, in key order. Values are any TOML values (a list of lists sweeps a list

@@ -9,7 +9,7 @@ n=1
 for f in "$SRC"/configs/*/*.toml; do
   base=$(basename "$f")
   case "$base" in
-    common.toml|resnet.toml) continue ;;  # fragments that others extend
+    common.toml|resnet.toml|paths.toml|_*.toml) continue ;;  # fragments that others extend
     generate*.toml)
       expect_status 0 "$MDLAB" generate "$f" --validate --set experiment.device=cpu \
         --set train.precision=fp32 ;;

@@ -151,3 +151,23 @@ TEST_CASE("malformed sweeps are config errors at their keys, all reported") {
   CHECK_THAT(issues_of([&] { expand_sweep(clash); })[0].message,
              Catch::Contains("would both be named 'root=a_b'"));
 }
+
+TEST_CASE("a plain name in a zip labels the axis: names the cells, sets nothing") {
+  const Sweep sweep = expand(R"([sweep]
+"data.mix" = ["mixdiff"]
+[[sweep.zip]]
+guidance = [1.0, 8.0]
+"data.synthetic.root" = ["/gen/g1", "/gen/g8"]
+)");
+  CHECK(sweep.axes == Strings{"data.mix", "guidance+data.synthetic.root"});
+  REQUIRE(sweep.cells.size() == 2);
+  CHECK(sweep.cells[1].name == "mix=mixdiff,guidance=8.0");
+  CHECK(sweep.cells[1].sets == Strings{"data.mix='mixdiff'", "data.synthetic.root='/gen/g8'"});
+  CHECK(sweep.cells[1].values == Strings{"'mixdiff'", "8.0"});
+  CHECK(sweep.cells[1].origins.size() == sweep.cells[1].sets.size());
+  // Outside a zip a plain name labels nothing: an error at it.
+  const auto issues = issues_of([] { expand("[sweep]\nguidance = [1.0]\n"); });
+  REQUIRE(issues.size() == 1);
+  CHECK(issues[0].line == 2);
+  CHECK_THAT(issues[0].message, Catch::Contains("'guidance' is not a config key"));
+}
