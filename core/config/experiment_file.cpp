@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -318,8 +319,33 @@ void apply_override(toml::table& config, const std::string& arg, std::vector<Con
   toml::table* table = &config;
   std::string walked;
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
-    const auto& [name, column] = segments[i];
-    walked += (walked.empty() ? "" : ".") + name;
+    const auto& [segment, column] = segments[i];
+    // "eval[1]": the table at index 1 of the list `eval` (an [[eval]] entry).
+    size_t index = 0;
+    std::string name = segment;
+    const size_t open = segment.find('[');
+    const bool indexed = open != std::string::npos && segment.back() == ']';
+    if (indexed) {
+      name = segment.substr(0, open);
+      const std::string digits = segment.substr(open + 1, segment.size() - open - 2);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
+        return fail(column, key, fmt::format("'{}' is not NAME[INDEX]", segment));
+    }
+    walked += (walked.empty() ? "" : ".") + segment;
+    if (indexed) {
+      toml::array* list = table->get(name) ? table->get(name)->as_array() : nullptr;
+      if (!list || index >= list->size() || !(*list)[index].is_table()) {
+        issues.push_back(
+            {source, 1, static_cast<int64_t>(column), key,
+             fmt::format("--set '{}': {} names no table: '{}' {}", arg, segment, name,
+                         !list ? std::string("is not a list (of [[") + name + "]] tables)"
+                               : fmt::format("has {} entries, counted from 0", list->size()))});
+        return;
+      }
+      table = (*list)[index].as_table();
+      continue;
+    }
     toml::node* child = table->get(name);
     if (!child) {
       // An empty document's root table carries the --set source at 1:1.
@@ -335,6 +361,11 @@ void apply_override(toml::table& config, const std::string& arg, std::vector<Con
     table = child->as_table();
   }
   const auto& [leaf, leaf_column] = segments.back();
+  if (leaf.find('[') != std::string::npos)
+    return fail(leaf_column, key,
+                fmt::format("'{}': set a key of one entry ({}.KEY=VALUE) or the whole list "
+                            "({}=[...])",
+                            leaf, leaf, leaf.substr(0, leaf.find('['))));
   // Erase first so the key, too, points at the --set argument.
   table->erase(leaf);
   table->insert(key_at(leaf, source_name, leaf_column), std::move(*doc->get("v")));

@@ -344,3 +344,29 @@ TEST_CASE("the resolved config of an extends chain round-trips") {
   CHECK(text == "[train]\nepochs = 10\nlr = 0.2\n\n[[eval]]\nname = 'knn'\n");
   CHECK(toml::parse(text) == config);
 }
+
+TEST_CASE("--set reaches into one table of a list of tables by index") {
+  const fs::path dir = mdlab::test::temp_dir("set-index");
+  const fs::path file = mdlab::test::write_file(dir, "exp.toml", R"([[eval]]
+name = "linear_probe"
+[[eval]]
+name = "knn"
+k = [20, 200]
+)");
+  toml::table t = mdlab::load_experiment(file, {"eval[1].k=[5]", "eval[0].epochs=3"});
+  CHECK(t["eval"][1]["k"][0].value_or(int64_t{0}) == 5);
+  CHECK(t["eval"][1]["name"].value_or(std::string()) == "knn");
+  CHECK(t["eval"][0]["epochs"].value_or(int64_t{0}) == 3);
+  // The new value points at the --set argument.
+  CHECK(*t["eval"][1]["k"].node()->source().path == "--set eval[1].k=[5]");
+
+  auto message = [&](const std::string& set) {
+    const auto issues = mdlab::test::issues_of([&] { mdlab::load_experiment(file, {set}); });
+    REQUIRE(issues.size() == 1);
+    return issues[0].message;
+  };
+  CHECK_THAT(message("eval[2].k=[5]"), Catch::Contains("'eval' has 2 entries, counted from 0"));
+  CHECK_THAT(message("data[0].root=x"), Catch::Contains("'data' is not a list"));
+  CHECK_THAT(message("eval[x].k=1"), Catch::Contains("'eval[x]' is not NAME[INDEX]"));
+  CHECK_THAT(message("eval[1]=1"), Catch::Contains("set a key of one entry"));
+}
