@@ -345,7 +345,7 @@ TEST_CASE("the resolved config of an extends chain round-trips") {
   CHECK(toml::parse(text) == config);
 }
 
-TEST_CASE("--set reaches into one table of a list of tables by index") {
+TEST_CASE("a key NAME[I].KEY in --set reaches one table of a list of tables") {
   const fs::path dir = mdlab::test::temp_dir("set-index");
   const fs::path file = mdlab::test::write_file(dir, "exp.toml", R"([[eval]]
 name = "linear_probe"
