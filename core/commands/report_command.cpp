@@ -40,7 +40,8 @@ int write_report(const ReportRequest& request) {
     library.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   const ReportInput input = load_report_input(request.dir);
-  const std::string text = render_report(input, format, library);
+  size_t charts = 0;
+  const std::string text = render_report(input, format, library, &charts);
   const char* extension = format == ReportFormat::Html       ? "html"
                           : format == ReportFormat::Markdown ? "md"
                                                              : "csv";
@@ -52,7 +53,7 @@ int write_report(const ReportRequest& request) {
   write_file_atomic(out, text);
   if (format == ReportFormat::Html) {
     std::fprintf(stderr, "mdlab: wrote %s (%zu charts, %zu images; self-contained, %.1f MiB)\n",
-                 out.string().c_str(), report_chart_count(input), input.images.size(),
+                 out.string().c_str(), charts, input.images.size(),
                  static_cast<double>(text.size()) / (1 << 20));
   } else {
     std::fprintf(stderr, "mdlab: wrote %s\n", out.string().c_str());

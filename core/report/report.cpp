@@ -369,9 +369,11 @@ constexpr const char* kScript = R"(
 })();
 )";
 
-std::string render_html(const ReportInput& in, std::string_view chart_library) {
+std::string render_html(const ReportInput& in, std::string_view chart_library,
+                        size_t* chart_count) {
   std::vector<std::string> notes = in.notes;
   const std::vector<Chart> charts = all_charts(in, notes);
+  if (chart_count) *chart_count = charts.size();
   const std::string title =
       in.sweep ? fmt::format("sweep {}", in.dir.string())
                : fmt::format("{} ({})", experiment_name(*in.run), in.dir.filename().string());
@@ -559,19 +561,15 @@ ReportFormat parse_report_format(std::string_view name) {
 }
 
 std::string render_report(const ReportInput& input, ReportFormat format,
-                          std::string_view chart_library) {
+                          std::string_view chart_library, size_t* charts) {
   MDLAB_CHECK(input.run || input.sweep, "render_report: no run and no sweep");
+  if (charts) *charts = 0;
   switch (format) {
-    case ReportFormat::Html: return render_html(input, chart_library);
+    case ReportFormat::Html: return render_html(input, chart_library, charts);
     case ReportFormat::Markdown: return render_markdown(input);
     case ReportFormat::Csv: return render_csv(input);
   }
   return {};
-}
-
-size_t report_chart_count(const ReportInput& input) {
-  std::vector<std::string> notes;
-  return all_charts(input, notes).size();
 }
 
 }  // namespace mdlab

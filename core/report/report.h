@@ -25,11 +25,9 @@ enum class ReportFormat { Html, Markdown, Csv };
 ReportFormat parse_report_format(std::string_view name);
 
 /// The page or text for `input`. `chart_library` is the charting library's JavaScript,
-/// inlined into an HTML page (unused by the other formats).
+/// inlined into an HTML page (unused by the other formats). `charts`, when given, receives
+/// the number of charts the page draws (0 for the other formats).
 std::string render_report(const ReportInput& input, ReportFormat format,
-                          std::string_view chart_library);
-
-/// The number of charts the HTML page of `input` draws.
-size_t report_chart_count(const ReportInput& input);
+                          std::string_view chart_library, size_t* charts = nullptr);
 
 }  // namespace mdlab

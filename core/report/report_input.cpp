@@ -60,18 +60,21 @@ ReportInput load_report_input(const fs::path& path) {
   if (in.dir.empty()) in.dir = ".";
   if (!file && fs::exists(in.dir / kSweepRecordFile)) {
     in.sweep = read_sweep_record(in.dir / kSweepRecordFile);
-    refresh_sweep_results(in.dir, *in.sweep);
-    for (const auto& cell : in.sweep->cells) {
-      const fs::path log = in.dir / cell.name / "run.h5";
-      RunLogContents contents;
-      if (fs::exists(log)) {
-        try {
-          contents = read_run_log(log);
-        } catch (const std::exception& e) {
-          in.notes.push_back(fmt::format("cell {}: {}", cell.name, e.what()));
+    // The refresh reads every cell's log; only a record copied without its cells needs the
+    // logs that are there read one by one.
+    if (!refresh_sweep_results(in.dir, *in.sweep, &in.cells)) {
+      for (const auto& cell : in.sweep->cells) {
+        const fs::path log = in.dir / cell.name / "run.h5";
+        RunLogContents contents;
+        if (fs::exists(log)) {
+          try {
+            contents = read_run_log(log);
+          } catch (const std::exception& e) {
+            in.notes.push_back(fmt::format("cell {}: {}", cell.name, e.what()));
+          }
         }
+        in.cells.push_back(std::move(contents));
       }
-      in.cells.push_back(std::move(contents));
     }
   } else {
     const fs::path log = file ? path : in.dir / "run.h5";

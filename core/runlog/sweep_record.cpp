@@ -235,7 +235,8 @@ SweepRecord read_sweep_record(const fs::path& path) {
   return record;
 }
 
-void collect_sweep_results(const fs::path& dir, SweepRecord& record) {
+void collect_sweep_results(const fs::path& dir, SweepRecord& record,
+                           std::vector<RunLogContents>* logs) {
   std::vector<RunLogContents> runs(record.cells.size());
   std::vector<std::string> labels;
   std::set<std::string> metric_names;
@@ -269,14 +270,16 @@ void collect_sweep_results(const fs::path& dir, SweepRecord& record) {
     }
   }
   record.tables = stack_tables(runs, labels);
+  if (logs) *logs = std::move(runs);
 }
 
-bool refresh_sweep_results(const fs::path& dir, SweepRecord& record) {
+bool refresh_sweep_results(const fs::path& dir, SweepRecord& record,
+                           std::vector<RunLogContents>* logs) {
   const bool cells_here =
       std::all_of(record.cells.begin(), record.cells.end(), [&](const SweepRecordCell& c) {
         return c.status == "pending" || fs::exists(dir / c.name / "run.h5");
       });
-  if (cells_here) collect_sweep_results(dir, record);
+  if (cells_here) collect_sweep_results(dir, record, logs);
   return cells_here;
 }
 

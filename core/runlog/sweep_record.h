@@ -21,6 +21,7 @@
 #pragma once
 
 #include "run_comparison.h"
+#include "run_log_reader.h"
 
 #include <mdlab/evaluator.h>
 
@@ -64,7 +65,10 @@ SweepRecord read_sweep_record(const std::filesystem::path& file);
 /// Refreshes the status, final metrics and evaluation tables of every cell of `record` from
 /// the run logs `<dir>/<cell>/run.h5`: a cell without one is pending, one whose log cannot be
 /// read is reported as failed with the reader's message.
-void collect_sweep_results(const std::filesystem::path& dir, SweepRecord& record);
+/// With `logs`, the run logs read are handed over (one per cell, empty for a pending one), so
+/// a caller that needs them too does not read them again.
+void collect_sweep_results(const std::filesystem::path& dir, SweepRecord& record,
+                           std::vector<RunLogContents>* logs = nullptr);
 
 /// Cells that differ only in `experiment.seed`: the unit a sweep's results are averaged over.
 struct SweepGroup {
@@ -107,7 +111,8 @@ inline const std::vector<std::string> kDefaultSweepMetrics{"train/loss", "val/*"
 /// not call pending has its run log), so results of cells that finished in other processes
 /// since the record was written are seen; a record copied without its cells stays as it is.
 /// Returns whether it refreshed.
-bool refresh_sweep_results(const std::filesystem::path& dir, SweepRecord& record);
+bool refresh_sweep_results(const std::filesystem::path& dir, SweepRecord& record,
+                           std::vector<RunLogContents>* logs = nullptr);
 
 /// Text for `mdlab show SWEEP_DIR`: the axes and cell statuses, then summarise_sweep()'s
 /// tables as mean ± std (n counts the completed seeds averaged). Pending and failed cells are

@@ -5,7 +5,6 @@
 #include "experiment_schema.h"
 #include "host_checks.h"
 #include "run_context.h"
-#include "sweep.h"
 #include "toml_util.h"
 
 #include <fmt/format.h>
@@ -44,7 +43,7 @@ Experiment load_experiment_checked(const std::filesystem::path& file,
                                    const std::vector<std::string>& sets,
                                    const PluginRegistry& registry, const ExperimentSchema& schema) {
   toml::table table = load_experiment(file, sets);
-  if (const toml::node* sweep = table.get("sweep"); sweep && has_sweep(table)) {
+  if (const toml::node* sweep = table.get("sweep")) {
     throw ConfigError({config_detail::issue_at(
         sweep->source(), "sweep",
         fmt::format("{} is a sweep (it has a [sweep] table): run its cells with `mdlab sweep {}` "
