@@ -24,13 +24,7 @@ class DiffaeVariations final : public Generator {
       : batch_size_(options.get_int("batch_size")) {
     const SamplerOptions sampler = read_sampler_options(options, context);
     DiffaeSettings s;
-    s.guidance_scale = sampler.guidance_scale;
-    s.steps = sampler.steps;
-    s.strength = sampler.strength;
-    s.scheduler = sampler.scheduler;
-    s.eta = sampler.eta;
-    s.dtype = sampler.dtype;
-    s.device = sampler.device;
+    apply_sampler_options(sampler, s);
     const std::string model = options.get_string("model");
     MDLAB_CHECK(!model.empty(),
                 "diffae_variations: `model` must name a folder written by `mdlab export-model`");

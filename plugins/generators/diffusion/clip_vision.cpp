@@ -142,6 +142,10 @@ ClipVisionOutput ClipVisionModelImpl::forward(const torch::Tensor& pixel_values,
   return out;
 }
 
+torch::Tensor ClipVisionModelImpl::project_tokens(const torch::Tensor& hidden_states) {
+  return visual_projection(post_layernorm(hidden_states));
+}
+
 std::shared_ptr<ClipVisionModelImpl> load_clip_vision(const std::filesystem::path& dir,
                                                       torch::Device device,
                                                       torch::ScalarType dtype) {

@@ -1,10 +1,11 @@
 // transformers' CLIPVisionModelWithProjection (the image encoder of Stable Diffusion image
-// variations) with transformers' state-dict names (`vision_model.encoder.layers.0.self_attn.
-// q_proj.weight`, `visual_projection.weight`, ...), built from its config.json.
+// variations and of Versatile Diffusion) with transformers' state-dict names
+// (`vision_model.encoder.layers.0.self_attn.q_proj.weight`, `visual_projection.weight`, ...),
+// built from its config.json.
 //
 // Layout: pixel_values float [N, 3, S, S] (S = image_size, CLIP-normalised); hidden states
 // [N, 1 + (S / patch)^2, hidden_size] (token 0: the class token); image_embeds
-// [N, projection_dim].
+// [N, projection_dim]; projected tokens [N, T, projection_dim].
 #pragma once
 
 #include "model_folder.h"
@@ -56,6 +57,9 @@ class ClipVisionModelImpl : public torch::nn::Module {
   explicit ClipVisionModelImpl(const ClipVisionConfig& config);
   /// The outputs for `pixel_values`; `all_hidden_states` also keeps every layer's output.
   ClipVisionOutput forward(const torch::Tensor& pixel_values, bool all_hidden_states = false);
+  /// visual_projection(post_layernorm(h)) of every token of hidden states h [N, T, hidden_size]
+  /// -> [N, T, projection_dim] (Versatile Diffusion conditions on all tokens, not just CLS).
+  torch::Tensor project_tokens(const torch::Tensor& hidden_states);
   /// The config it was built from.
   const ClipVisionConfig& config() const { return config_; }
 

@@ -208,17 +208,17 @@ std::string ModelFolder::component_class(std::string_view name) const {
 
 fs::path ModelFolder::component(std::string_view name) const {
   const fs::path dir = root_ / std::string(name);
-  MDLAB_CHECK(fs::is_directory(dir),
-              "{}: component '{}' is missing: expected the folder {} (model_index.json lists {})",
-              root_.string(), name, dir.string(),
-              index_.has(name) ? index_.raw(name).dump() : std::string("nothing for it"));
+  MDLAB_CHECK(fs::is_directory(dir), "{}: component '{}' is missing: expected the folder {} ({})",
+              index_.path().string(), name, dir.string(),
+              index_.has(name) ? fmt::format("key '{}' = {}", name, index_.raw(name).dump())
+                               : fmt::format("and no key '{}' either", name));
   return dir;
 }
 
 JsonConfig ModelFolder::component_config(std::string_view name, std::string_view file_name) const {
   const fs::path file = component(name) / std::string(file_name);
-  MDLAB_CHECK(fs::is_regular_file(file), "{}: component '{}' has no {}", root_.string(), name,
-              file_name);
+  MDLAB_CHECK(fs::is_regular_file(file), "{}: component '{}' has no {} (expected {})",
+              root_.string(), name, file_name, file.string());
   return JsonConfig(file);
 }
 

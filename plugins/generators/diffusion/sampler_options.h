@@ -40,4 +40,17 @@ void add_sampler_options(OptionsSchema& schema, const SamplerDefaults& defaults)
 /// Reads the options add_sampler_options declared (device "" = the context's).
 SamplerOptions read_sampler_options(const Options& options, const Context& context);
 
+/// Copies the shared options into a pipeline's settings (VariationSettings, DiffaeSettings:
+/// any struct with these members).
+template <class Settings>
+void apply_sampler_options(const SamplerOptions& from, Settings& to) {
+  to.guidance_scale = from.guidance_scale;
+  to.steps = from.steps;
+  to.strength = from.strength;
+  to.scheduler = from.scheduler;
+  to.eta = from.eta;
+  to.dtype = from.dtype;
+  to.device = from.device;
+}
+
 }  // namespace mdlab::diffusion

@@ -10,34 +10,67 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+
 namespace mdlab::diffusion {
 
 namespace {
 
-void check_folder_class(const ModelFolder& folder) {
+void check_folder_class(const ModelFolder& folder, const VariationModel& model) {
   const auto& cls = folder.pipeline_class();
-  MDLAB_CHECK(cls == "StableDiffusionImageVariationPipeline",
-              "{}: model_index.json names the pipeline class \"{}\"; the sd_variations generator "
-              "runs StableDiffusionImageVariationPipeline folders (e.g. "
-              "lambdalabs/sd-image-variations-diffusers)",
-              (folder.root() / "model_index.json").string(), cls);
+  const auto accepts = [&](const VariationModel& m) {
+    return std::find(m.pipeline_classes.begin(), m.pipeline_classes.end(), cls) !=
+           m.pipeline_classes.end();
+  };
+  if (accepts(model)) return;
+  const auto index = (folder.root() / "model_index.json").string();
+  for (const VariationModel* other : variation_models()) {
+    MDLAB_CHECK(!accepts(*other),
+                "{}: model_index.json names the pipeline class \"{}\": a {} folder, which the "
+                "{} generator runs (set [generator] name = \"{}\"); the {} generator runs {} "
+                "folders such as {}",
+                index, cls, other->title, other->generator, other->generator, model.generator,
+                fmt::join(model.pipeline_classes, " or "), model.hub_name);
+  }
+  MDLAB_THROW(
+      "{}: model_index.json names the pipeline class \"{}\"; the {} generator runs {} "
+      "folders (e.g. {})",
+      index, cls, model.generator, fmt::join(model.pipeline_classes, " or "), model.hub_name);
+}
+
+// The UNet attends to the projected image tokens: the two widths must agree, named in both
+// files before any weights are read.
+void check_projection_width(const ModelFolder& folder, const VariationModel& model) {
+  const JsonConfig encoder_json = folder.component_config("image_encoder", "config.json");
+  const JsonConfig unet_json = folder.component_config(model.unet, "config.json");
+  const int64_t projection = ClipVisionConfig(encoder_json).projection_dim;
+  for (int64_t width : UNetConfig(unet_json).cross_attention_dim) {
+    if (width != projection) {
+      encoder_json.fail("projection_dim",
+                        fmt::format("is {} but {} has cross_attention_dim {}: the UNet attends "
+                                    "to the projected image embedding, so the two must be equal",
+                                    projection, unet_json.path().string(), width));
+    }
+  }
 }
 
 }  // namespace
 
 VariationPipeline::VariationPipeline(const std::filesystem::path& root,
-                                     const VariationSettings& settings)
-    : settings_(settings) {
+                                     const VariationSettings& settings, const VariationModel& model)
+    : settings_(settings), model_(model) {
   MDLAB_CHECK(!(settings_.device.is_cpu() && settings_.dtype == torch::kHalf),
               "dtype fp16 needs a CUDA device (LibTorch's CPU kernels lack fp16 convolutions); "
               "use fp32 or bf16 on the CPU");
   MDLAB_CHECK(settings_.steps >= 1, "steps must be at least 1, got {}", settings_.steps);
   ModelFolder folder(root);
-  check_folder_class(folder);
+  check_folder_class(folder, model_);
+  check_projection_width(folder, model_);
   preprocess_config_ = ClipPreprocessConfig(
-      folder.component_config("feature_extractor", "preprocessor_config.json"));
+      folder.component_config(model_.feature_extractor, "preprocessor_config.json"));
   encoder_ = load_clip_vision(folder.component("image_encoder"), settings_.device, settings_.dtype);
-  unet_ = load_unet(folder.component("unet"), settings_.device, settings_.dtype);
+  unconditional_ = unconditional_conditioning(*encoder_, preprocess_config_, model_.conditioning);
+  unet_ = load_unet(folder.component(model_.unet), settings_.device, settings_.dtype);
   const JsonConfig vae_config = folder.component_config("vae", "config.json");
   // diffusers keeps such VAEs in fp32 under fp16 pipelines: SD's decoder overflows in fp16.
   const bool upcast = settings_.dtype == torch::kHalf && vae_config.get<bool>("force_upcast", true);
@@ -77,9 +110,8 @@ torch::Tensor VariationPipeline::preprocess(const std::vector<torch::Tensor>& im
 }
 
 torch::Tensor VariationPipeline::embed(const torch::Tensor& pixel_values) {
-  torch::NoGradGuard no_grad;
-  auto out = encoder_->forward(pixel_values.to(settings_.device, settings_.dtype));
-  return out.image_embeds.unsqueeze(1);
+  return image_conditioning(*encoder_, pixel_values.to(settings_.device, settings_.dtype),
+                            model_.conditioning);
 }
 
 torch::Tensor VariationPipeline::source_latents(const std::vector<torch::Tensor>& images) {
@@ -111,8 +143,8 @@ torch::Tensor VariationPipeline::denoise(const torch::Tensor& embeddings, torch:
                                          BatchNoise& noise,
                                          const std::function<void(const StepRecord&)>& observe) {
   auto context = embeddings.to(settings_.device, settings_.dtype);
-  // This model's unconditional input is the zero image embedding.
-  const Conditioning cond{context, {}}, uncond{torch::zeros_like(context), {}};
+  const Conditioning cond{context, {}};
+  const Conditioning uncond{unconditional_.expand({context.size(0), -1, -1}), {}};
   const SamplingSettings run{settings_.guidance_scale, settings_.steps, settings_.dtype,
                              settings_.device, first_step_};
   return guided_denoise(*unet_, *scheduler_, cond, uncond, std::move(latents), noise, run, observe);

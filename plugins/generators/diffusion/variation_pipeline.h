@@ -1,11 +1,13 @@
-// The image-variation sampling loop of diffusers' StableDiffusionImageVariationPipeline:
+// The image-variation sampling loop of diffusers' StableDiffusionImageVariationPipeline and
+// VersatileDiffusionImageVariationPipeline (variation_model.h says how the two differ):
 // CLIP-preprocess each real image, embed it with the CLIP vision encoder, draw initial
-// latents, denoise them with the UNet under classifier-free guidance (the unconditional
-// embedding is all zeros), decode with the VAE.
+// latents, denoise them with the UNet under classifier-free guidance against the model's
+// unconditional embedding, decode with the VAE.
 //
 // Layouts: real images uint8 [3, H, W] RGB (any size, CPU); pixel_values float
-// [N, 3, 224, 224]; image embeddings [N, 1, P]; latents [N, 4, height / 8, width / 8];
-// decoded images float [N, 3, height, width] in [0, 1]; outputs uint8 [N, 3, height, width].
+// [N, 3, 224, 224]; image embeddings [N, T, P] (T = 1 for SD, all CLIP tokens for VD);
+// latents [N, 4, height / 8, width / 8]; decoded images float [N, 3, height, width] in [-1, 1];
+// outputs uint8 [N, 3, height, width].
 #pragma once
 
 #include "clip_preprocess.h"
@@ -14,6 +16,7 @@
 #include "scheduler.h"
 #include "unet.h"
 #include "vae.h"
+#include "variation_model.h"
 
 #include <mdlab/generator.h>
 
@@ -44,14 +47,19 @@ struct VariationSettings {
 /// The loaded pipeline. Not thread-safe (the scheduler keeps state during a batch).
 class VariationPipeline {
  public:
-  /// Loads every component of the diffusers folder `root` (throws naming the folder and the
-  /// missing / unsupported piece).
-  VariationPipeline(const std::filesystem::path& root, const VariationSettings& settings);
+  /// Loads every component of the diffusers folder `root` of a `model` pipeline (throws naming
+  /// the file and the missing / unsupported / inconsistent piece).
+  VariationPipeline(const std::filesystem::path& root, const VariationSettings& settings,
+                    const VariationModel& model = sd_image_variations());
 
   /// CLIP pixel values [N, 3, 224, 224] (CPU, fp32) of uint8 [3, H, W] images.
   torch::Tensor preprocess(const std::vector<torch::Tensor>& images) const;
-  /// CLIP image embeddings [N, 1, P] of pixel values (on the pipeline's device and dtype).
+  /// The model's image embeddings [N, T, P] of pixel values (on the pipeline's device and
+  /// dtype).
   torch::Tensor embed(const torch::Tensor& pixel_values);
+  /// The unconditional embedding [1, T, P] guidance pushes away from (device and dtype as
+  /// embed's).
+  const torch::Tensor& unconditional() const { return unconditional_; }
   /// Scaled VAE latents [N, 4, h, w] (the posterior means) of uint8 [3, H, W] images fitted
   /// to the output size (shorter side resized, centre crop): where strength < 1 starts.
   torch::Tensor source_latents(const std::vector<torch::Tensor>& images);
@@ -59,7 +67,7 @@ class VariationPipeline {
   /// image from its seed; scaled by the scheduler's init_noise_sigma, or with strength < 1
   /// `sources` (source_latents) noised to the first step's level.
   torch::Tensor initial_latents(int64_t n, BatchNoise& noise, const torch::Tensor& sources = {});
-  /// Denoised latents of `latents` given `embeddings` [N, 1, P]; `observe` sees every step.
+  /// Denoised latents of `latents` given `embeddings` [N, T, P]; `observe` sees every step.
   torch::Tensor denoise(const torch::Tensor& embeddings, torch::Tensor latents, BatchNoise& noise,
                         const std::function<void(const StepRecord&)>& observe = {});
   /// VAE decode of denoised latents -> float [N, 3, H, W] in [-1, 1] (before clamping).
@@ -71,6 +79,8 @@ class VariationPipeline {
 
   /// Settings in force (height / width resolved).
   const VariationSettings& settings() const { return settings_; }
+  /// The model family it runs.
+  const VariationModel& model() const { return model_; }
   /// The scheduler's name ("pndm", ...).
   std::string scheduler_name() const { return scheduler_->name(); }
   /// Loaded networks, for benchmarks and tests.
@@ -80,11 +90,13 @@ class VariationPipeline {
 
  private:
   VariationSettings settings_;
+  const VariationModel& model_;
   ClipPreprocessConfig preprocess_config_;
   std::shared_ptr<ClipVisionModelImpl> encoder_;
   UNet unet_{nullptr};
   Vae vae_{nullptr};
   std::unique_ptr<Scheduler> scheduler_;
+  torch::Tensor unconditional_;
   size_t first_step_ = 0;  // from strength
 };
 

@@ -1,9 +1,10 @@
 // The whole image-variation loop against diffusers' StableDiffusionImageVariationPipeline
-// (../shared/fixtures/sd_variations_tiny): pixel values, image embeddings, initial latents,
-// timesteps, every step's UNet input / guided prediction / latents, final latents, decoded
-// image and the uint8 output, for PNDM and DDIM with guidance and PNDM without; then the
-// per-image noise contract (an image's output does not depend on its batch neighbours) and the
-// start from the source's latents with strength < 1.
+// (../shared/fixtures/sd_variations_tiny) and VersatileDiffusionImageVariationPipeline
+// (vd_tiny): pixel values, conditional and unconditional image embeddings, initial latents,
+// timesteps, every step's UNet input / both UNet halves / guided prediction, final latents,
+// decoded image and the uint8 output, for PNDM and DDIM with guidance and PNDM without; then
+// the per-image noise contract (an image's output does not depend on its batch neighbours) and
+// the start from the source's latents with strength < 1.
 #include "compare.h"
 #include "fixtures.h"
 #include "variation_pipeline.h"
@@ -16,6 +17,9 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <fstream>
+#include <iterator>
+
 namespace fs = std::filesystem;
 using namespace mdlab::diffusion;
 using mdlab::test::all_close;
@@ -27,16 +31,36 @@ torch::Tensor chw_of(const fs::path& file) {
   return mdlab::test::read_image_hwc(file).permute({2, 0, 1}).contiguous();
 }
 
+// A copy of the fixture folder `from` the test may change: <temp>/<name>/pipeline.
+fs::path writable_copy(const fs::path& from, const char* name) {
+  const fs::path tmp = mdlab::test::temp_dir(name);
+  fs::copy(from, tmp / "pipeline", fs::copy_options::recursive);
+  fs::permissions(tmp / "pipeline", fs::perms::owner_all, fs::perm_options::add);
+  for (const auto& entry : fs::recursive_directory_iterator(tmp / "pipeline")) {
+    fs::permissions(entry.path(), fs::perms::owner_all, fs::perm_options::add);
+  }
+  return tmp;
+}
+
+// Replaces the first `from` in the text file `file` by `to`.
+void edit_file(const fs::path& file, const std::string& from, const std::string& to) {
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  text.replace(at, from.size(), to);
+  mdlab::test::write_text(file, text);
+}
+
 struct Run {
   const char* name;
   const char* scheduler;
   double guidance;
 };
 
-}  // namespace
-
-TEST_CASE("the variation loop reproduces diffusers stage by stage", "[pipeline]") {
-  auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
+// Every stage of `model`'s pipeline against the fixture folder `fixture`.
+void check_stages(const char* fixture, const VariationModel& model) {
+  auto dir = mdlab::test::fixture_dir(fixture);
   if (!dir) return;
   torch::NoGradGuard no_grad;
   const auto input = chw_of(*dir / "input.png");
@@ -44,7 +68,7 @@ TEST_CASE("the variation loop reproduces diffusers stage by stage", "[pipeline]"
       mdlab::read_safetensors(*dir / "run_pndm_cfg.safetensors").at("pixel_values");
   for (const Run& run :
        {Run{"pndm_cfg", "", 3.0}, Run{"ddim_cfg", "ddim", 3.0}, Run{"pndm_nocfg", "", 1.0}}) {
-    INFO("run " << run.name);
+    INFO(fixture << " run " << run.name);
     auto rec = mdlab::read_safetensors(*dir / fmt::format("run_{}.safetensors", run.name));
     VariationSettings settings;
     settings.guidance_scale = run.guidance;
@@ -52,14 +76,19 @@ TEST_CASE("the variation loop reproduces diffusers stage by stage", "[pipeline]"
     settings.scheduler = run.scheduler;
     settings.height = 64;
     settings.width = 64;
-    VariationPipeline pipe(*dir / "pipeline", settings);
+    VariationPipeline pipe(*dir / "pipeline", settings, model);
 
     auto pixels = pipe.preprocess({input});
     INFO("pixel_values max diff " << max_abs_diff(pixels, pixel_ref));
     CHECK(max_abs_diff(pixels, pixel_ref) <= 1e-5);
     auto embeddings = pipe.embed(pixels);
     INFO("image_embeddings max diff " << max_abs_diff(embeddings, rec.at("image_embeddings_cond")));
-    CHECK(max_abs_diff(embeddings, rec.at("image_embeddings_cond")) <= 1e-5);
+    CHECK(all_close(embeddings, rec.at("image_embeddings_cond"), 1e-5, 1e-4));
+    if (run.guidance > 1) {
+      const auto& uncond = rec.at("image_embeddings_uncond");
+      INFO("unconditional embedding max diff " << max_abs_diff(pipe.unconditional(), uncond));
+      CHECK(all_close(pipe.unconditional(), uncond, 1e-5, 1e-4));
+    }
 
     mdlab::NoiseSource noise;
     noise.stream = mdlab::make_cpu_generator(25);
@@ -75,11 +104,19 @@ TEST_CASE("the variation loop reproduces diffusers stage by stage", "[pipeline]"
           const auto key = [&](const char* what) {
             return fmt::format("step{:02d}_{}", step.index, what);
           };
+          const auto worst = [&](const torch::Tensor& got, const char* what) {
+            if (rec.contains(key(what))) {
+              worst_step = std::max(worst_step, max_abs_diff(got, rec.at(key(what))));
+            }
+          };
           CHECK(step.timestep == timesteps[static_cast<int64_t>(step.index)].item<int64_t>());
-          worst_step =
-              std::max(worst_step, max_abs_diff(step.unet_input, rec.at(key("unet_input"))));
-          worst_step =
-              std::max(worst_step, max_abs_diff(step.noise_pred, rec.at(key("noise_pred_guided"))));
+          worst(step.unet_input, "unet_input");
+          if (run.guidance > 1) {  // the UNet batch is [uncond; cond]
+            worst(step.unet_output[0].unsqueeze(0), "noise_pred_uncond");
+            worst(step.unet_output[1].unsqueeze(0), "noise_pred_cond");
+          }
+          worst(step.noise_pred, "noise_pred_guided");
+          worst(step.latents_out, "latents_out");
           ++steps_seen;
         });
     CHECK(steps_seen == timesteps.size(0));
@@ -104,6 +141,17 @@ TEST_CASE("the variation loop reproduces diffusers stage by stage", "[pipeline]"
     auto generated = pipe.generate({input}, again);
     CHECK(torch::equal(generated, image));
   }
+}
+
+}  // namespace
+
+TEST_CASE("the SD variation loop reproduces diffusers stage by stage", "[pipeline]") {
+  check_stages("sd_variations_tiny", sd_image_variations());
+}
+
+TEST_CASE("the Versatile Diffusion variation loop reproduces diffusers stage by stage",
+          "[pipeline][vd]") {
+  check_stages("vd_tiny", versatile_diffusion());
 }
 
 TEST_CASE("per-image seeds make an image independent of its batch", "[pipeline]") {
@@ -135,12 +183,7 @@ TEST_CASE("pipeline folders with missing or foreign parts are refused clearly",
           "[pipeline][errors]") {
   auto dir = mdlab::test::fixture_dir("sd_variations_tiny");
   if (!dir) return;
-  const fs::path tmp = mdlab::test::temp_dir("pipeline_parts");
-  fs::copy(*dir / "pipeline", tmp / "pipeline", fs::copy_options::recursive);
-  fs::permissions(tmp / "pipeline", fs::perms::owner_all, fs::perm_options::add);
-  for (const auto& entry : fs::recursive_directory_iterator(tmp / "pipeline")) {
-    fs::permissions(entry.path(), fs::perms::owner_all, fs::perm_options::add);
-  }
+  const fs::path tmp = writable_copy(*dir / "pipeline", "pipeline_parts");
   fs::remove_all(tmp / "pipeline" / "vae");
   VariationSettings settings;
   CHECK_THROWS_WITH(VariationPipeline(tmp / "pipeline", settings),
@@ -210,4 +253,79 @@ TEST_CASE("strength below 1 starts from the source's noised VAE latents", "[pipe
   settings.scheduler = "";
   CHECK_THROWS_WITH(VariationPipeline(*dir / "pipeline", settings),
                     Catch::Contains("pndm scheduler cannot start part-way"));
+}
+
+TEST_CASE("Versatile Diffusion's unconditional input is its grey image as preprocessed",
+          "[pipeline][vd]") {
+  auto dir = mdlab::test::fixture_dir("vd_tiny");
+  if (!dir) return;
+  torch::NoGradGuard no_grad;
+  const auto rec = mdlab::read_safetensors(*dir / "run_pndm_cfg.safetensors");
+  const ClipPreprocessConfig config(
+      JsonConfig(*dir / "pipeline" / "image_feature_extractor" / "preprocessor_config.json"));
+  const auto grey = grey_pixel_values(config);
+  INFO("grey pixel values max diff " << max_abs_diff(grey, rec.at("uncond_pixel_values")));
+  CHECK(max_abs_diff(grey, rec.at("uncond_pixel_values")) <= 1e-6);
+  // Rescaled twice: far from mid-grey's normalised value (0.5 - mean) / std.
+  CHECK(std::abs(grey[0][0][0][0].item<double>() - (-1.78497)) < 1e-4);
+  CHECK(std::abs(grey[0][0][0][0].item<double>() - (0.5 - config.mean[0]) / config.std[0]) > 1);
+  auto encoder = load_clip_vision(*dir / "pipeline" / "image_encoder", torch::kCPU, torch::kFloat);
+  const auto hidden = encoder->forward(grey).last_hidden_state;
+  CHECK(all_close(hidden, rec.at("uncond_last_hidden_state"), 1e-5, 1e-4));
+  // Every token divided by the projected class token's norm: the class token has norm 1.
+  const auto tokens = image_conditioning(*encoder, grey, ImageConditioning::normalised_tokens);
+  CHECK(tokens.sizes() == torch::IntArrayRef({1, 50, 32}));
+  CHECK(std::abs(tokens[0][0].norm().item<double>() - 1.0) < 1e-5);
+  CHECK(all_close(tokens, rec.at("image_embeddings_uncond"), 1e-5, 1e-4));
+  // SD conditions on the class token alone, against zeros.
+  CHECK(image_conditioning(*encoder, grey, ImageConditioning::pooled_embedding).sizes() ==
+        torch::IntArrayRef({1, 1, 32}));
+  CHECK(torch::equal(
+      unconditional_conditioning(*encoder, config, ImageConditioning::pooled_embedding),
+      torch::zeros({1, 1, 32})));
+}
+
+TEST_CASE("bad Versatile Diffusion folders are refused naming the file and key",
+          "[pipeline][vd][errors]") {
+  auto vd = mdlab::test::fixture_dir("vd_tiny");
+  auto sd = mdlab::test::fixture_dir("sd_variations_tiny");
+  if (!vd || !sd) return;
+  VariationSettings settings;
+  settings.height = 32;
+  settings.width = 32;
+  // Each family's folder given to the other's generator names the right one.
+  CHECK_THROWS_WITH(VariationPipeline(*sd / "pipeline", settings, versatile_diffusion()),
+                    Catch::Contains("StableDiffusionImageVariationPipeline") &&
+                        Catch::Contains("name = \"sd_variations\""));
+  CHECK_THROWS_WITH(VariationPipeline(*vd / "pipeline", settings, sd_image_variations()),
+                    Catch::Contains("name = \"versatile_diffusion\""));
+
+  const fs::path missing = writable_copy(*vd / "pipeline", "vd_no_unet");
+  fs::remove_all(missing / "pipeline" / "image_unet");
+  CHECK_THROWS_WITH(
+      VariationPipeline(missing / "pipeline", settings, versatile_diffusion()),
+      Catch::Contains("component 'image_unet' is missing") && Catch::Contains("model_index.json"));
+
+  const fs::path wide = writable_copy(*vd / "pipeline", "vd_projection");
+  edit_file(wide / "pipeline" / "image_encoder" / "config.json", "\"projection_dim\": 32",
+            "\"projection_dim\": 48");
+  CHECK_THROWS_WITH(VariationPipeline(wide / "pipeline", settings, versatile_diffusion()),
+                    Catch::Contains("image_encoder/config.json: key 'projection_dim' is 48") &&
+                        Catch::Contains("image_unet/config.json has cross_attention_dim 32"));
+
+  // The hub folder's all-task class, with the text parts present, is accepted; they are not
+  // read.
+  const fs::path full = writable_copy(*vd / "pipeline", "vd_full");
+  edit_file(full / "pipeline" / "model_index.json", "VersatileDiffusionImageVariationPipeline",
+            "VersatileDiffusionPipeline");
+  edit_file(full / "pipeline" / "model_index.json", "\"image_unet\"",
+            "\"text_unet\": [\"versatile_diffusion\", \"UNetFlatConditionModel\"],\n  "
+            "\"image_unet\"");
+  fs::create_directories(full / "pipeline" / "text_unet");
+  mdlab::test::write_text(full / "pipeline" / "text_unet" / "config.json", "not read");
+  VariationPipeline pipe(full / "pipeline", settings, versatile_diffusion());
+  mdlab::NoiseSource seed;
+  seed.seeds = {3};
+  const auto photo = chw_of(*vd / "input.png");
+  CHECK(pipe.generate({photo}, seed).sizes() == torch::IntArrayRef({1, 3, 32, 32}));
 }
