@@ -4,13 +4,14 @@
 UNet2DConditionModel / AutoencoderKL, attention as diffusers runs it: matmul + softmax on
 torch 1.x, scaled_dot_product_attention on 2.x), timed with the same shapes and thread count;
 and the same sampling loop (classifier-free guidance, then the VAE decode) with --sample-steps.
+--tokens sets the conditioning length (1: SD image variations; 257: Versatile Diffusion).
 
 With --peer diffusers the networks are diffusers' own UNet2DConditionModel and AutoencoderKL,
 built from the same configs with random weights, from the diffusers source tree named by
 DIFFUSERS_SRC (its src/ folder; never committed here; needs only torch, numpy, safetensors,
 huggingface_hub and PIL beside it).
 
-  torch_diffusion.py [--latents 32,64] [--batch 2] [--repeats 3] [--threads 2]
+  torch_diffusion.py [--latents 32,64] [--tokens 1,257] [--batch 2] [--repeats 3] [--threads 2]
                      [--device cpu|cuda] [--dtype fp32|fp16|bf16] [--sample-steps 0|N]
                      [--peer plain|diffusers]
 """
@@ -209,6 +210,7 @@ def build(peer, configs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--latents", default="32,64")
+    ap.add_argument("--tokens", default="1")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -231,32 +233,42 @@ def main():
     print(f"PyTorch {torch.__version__} ({a.peer}) SD-1.x UNet "
           f"{sum(p.numel() for p in unet_mod.parameters()) / 1e6:.1f} M parameters; {a.device} {a.dtype}")
     ctx_dim = 768
+    tokens = [int(n) for n in a.tokens.split(",")]
+
+    def median_time(run):
+        times = []
+        for r in range(a.repeats + 1):  # the first round warms up
+            sync(); t0 = time.perf_counter(); run(); sync()
+            if r:
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
     with torch.no_grad():
         for side in [int(s) for s in a.latents.split(",")]:
             x = torch.randn(a.batch, 4, side, side, device=dev, dtype=dtype)
-            ctx = torch.randn(a.batch, 1, ctx_dim, device=dev, dtype=dtype)
             t = torch.full((a.batch,), 501.0, device=dev)
-            ut, vt = [], []
-            for r in range(a.repeats + 1):
-                sync(); t0 = time.perf_counter(); unet(x, t, ctx); sync(); t1 = time.perf_counter()
-                vae(x.to(vae_dtype)); sync(); t2 = time.perf_counter()
-                if r:
-                    ut.append(t1 - t0); vt.append(t2 - t1)
-            print(f"latent {side}x{side} (image {side * 8} px), batch {a.batch}: UNet forward "
-                  f"{statistics.median(ut):.3f} s, VAE decode {statistics.median(vt):.3f} s (median of {a.repeats})")
+            shape = f"latent {side}x{side} (image {side * 8} px), batch {a.batch}"
+            for n in tokens:
+                ctx = torch.randn(a.batch, n, ctx_dim, device=dev, dtype=dtype)
+                print(f"{shape}, {n} context token(s): UNet forward "
+                      f"{median_time(lambda: unet(x, t, ctx)):.3f} s (median of {a.repeats})", flush=True)
+            print(f"{shape}: VAE decode {median_time(lambda: vae(x.to(vae_dtype))):.3f} s "
+                  f"(median of {a.repeats})", flush=True)
         if a.sample_steps > 0:
             side = int(a.latents.split(",")[-1])
-            latent = torch.randn(a.batch, 4, side, side, device=dev, dtype=dtype)
-            ctx = torch.randn(2 * a.batch, 1, ctx_dim, device=dev, dtype=dtype)
-            sync(); t0 = time.perf_counter()
-            for s in range(a.sample_steps):
-                t = torch.full((2 * a.batch,), 1000.0 - 20.0 * s, device=dev)
-                uncond, cond = unet(torch.cat([latent, latent]), t, ctx).chunk(2)
-                latent = latent - 0.01 * (uncond + 3.0 * (cond - uncond))
-            vae((latent / 0.18215).to(vae_dtype))
-            sync(); total = time.perf_counter() - t0
-            print(f"sampling: {a.sample_steps} steps with guidance + decode, batch {a.batch} at "
-                  f"{side * 8} px: {total:.2f} s, {a.batch / total:.3f} images/s")
+            for n in tokens:
+                latent = torch.randn(a.batch, 4, side, side, device=dev, dtype=dtype)
+                ctx = torch.randn(2 * a.batch, n, ctx_dim, device=dev, dtype=dtype)
+                sync(); t0 = time.perf_counter()
+                for s in range(a.sample_steps):
+                    t = torch.full((2 * a.batch,), 1000.0 - 20.0 * s, device=dev)
+                    uncond, cond = unet(torch.cat([latent, latent]), t, ctx).chunk(2)
+                    latent = latent - 0.01 * (uncond + 3.0 * (cond - uncond))
+                vae((latent / 0.18215).to(vae_dtype))
+                sync(); total = time.perf_counter() - t0
+                print(f"sampling: {a.sample_steps} steps with guidance + decode, batch {a.batch} at "
+                      f"{side * 8} px, {n} context token(s): {total:.2f} s, {a.batch / total:.3f} images/s",
+                      flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -124,8 +124,10 @@ for area in augment diffusion engine loader; do
 done
 
 note ""
-note "## SD-1.x image variations, 512 px, 50 steps, batch 16, fp16 (random weights)"
-sd=(--device cuda --dtype fp16 --batch 16 --latents 64 --sample-steps 50 --repeats 2 --threads 16)
+note "## SD-1.x image variations, 512 px, 50 steps, batch 16, fp16 (random weights);"
+note "## 1 conditioning token (SD variations) and 257 (Versatile Diffusion)"
+sd=(--device cuda --dtype fp16 --batch 16 --latents 64 --tokens 1,257 --sample-steps 50
+    --repeats 2 --threads 16)
 stage "mdlab_bench_diffusion" 45 "$build/bin/mdlab_bench_diffusion" "${sd[@]}" | tee "$work/sd_mdlab.txt"
 peer_ok=1
 if [ -n "$diffusers_src" ]; then

@@ -1,7 +1,7 @@
 # Every experiment of configs/paper runs at toy size: a toy copy of each dataset below
 # MDLAB_DATA (make_paper_data.py; paths.toml defaults follow it), small models and two
 # steps by --set, the last cell of each sweep, the evaluation files on a trained
-# encoder; the generation file with the parity fixtures' tiny SD pipeline.
+# encoder; the generation files with the parity fixtures' tiny SD and VD pipelines.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC"
 wnids=$(grep -v '^#' configs/imagenet100_classes.txt | head -3 | awk '{print $1}')
@@ -21,15 +21,20 @@ for f in configs/paper/*.toml; do
     generate_*)
       expect_status 0 "$MDLAB" generate "$f" --validate --set experiment.device=cpu \
         --set train.precision=fp32
-      # With the parity fixtures' tiny SD pipeline it also runs: 2 images, 2 steps, 64 px.
-      FIX="${MDLAB_FIXTURES:-$SRC/../shared/fixtures}/sd_variations_tiny/pipeline"
+      # With the parity fixtures' tiny SD or VD pipeline it also runs: 2 images, 2 steps,
+      # 64 px.
+      case "$base" in
+        *_vd) fixture=vd_tiny model=vd_model out=in100_vd ;;
+        *) fixture=sd_variations_tiny model=sd_variations_model out=in100_sd ;;
+      esac
+      FIX="${MDLAB_FIXTURES:-$SRC/../shared/fixtures}/$fixture/pipeline"
       if [ -d "$FIX" ]; then
         expect_status 0 "$MDLAB" generate "$f" --set experiment.device=cpu \
-          --set train.precision=fp32 --set "paths.sd_variations_model=$FIX" \
-          --set "paths.in100_sd=$WORK/gen" --set "data.class_list=$WORK/classes.txt" \
+          --set train.precision=fp32 --set "paths.$model=$FIX" \
+          --set "paths.$out=$WORK/gen_$base" --set "data.class_list=$WORK/classes.txt" \
           --set generator.steps=2 --set generator.height=64 --set generator.width=64 \
-          --set generator.dtype=fp32 --set generate.max_images=2 --run-dir "$WORK/genrun"
-        [ "$(find "$WORK/gen" -name '*.jpg' | wc -l)" = 2 ] || fail "$base made no 2 images"
+          --set generator.dtype=fp32 --set generate.max_images=2 --run-dir "$WORK/run_$base"
+        [ "$(find "$WORK/gen_$base" -name '*.jpg' | wc -l)" = 2 ] || fail "$base made no 2 images"
       else
         echo "SKIPPED part: $base not run (no fixtures at $FIX)"
       fi ;;
