@@ -8,6 +8,8 @@
 #include "experiment_schema.h"
 #include "generate_command.h"
 #include "host_checks.h"
+#include "launch_environment.h"
+#include "local_launcher.h"
 #include "model_tools.h"
 #include "plugin_registry.h"
 #include "report.h"
@@ -136,13 +138,16 @@ int command_run(const std::vector<std::string>& args) {
       "out", po::value(&out), "run directory (default: <output_dir>/<name>/<timestamp>)")(
       "resume", po::bool_switch(&request.resume),
       "continue the run in --out (or the RUN_DIR given instead of EXP.toml) from its last "
-      "checkpoint");
+      "checkpoint")(
+      "nproc", po::value(&request.nproc)->default_value(1),
+      "train data-parallel in N local processes (one per GPU, or CPU workers); batch_size is "
+      "per process (docs/distributed.md)");
   visible.add(plugin_options(plugin_paths));
   const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
   if (!parse(args,
-             "usage: mdlab run EXP.toml [--set key=value]... [--out DIR] [--resume]\n"
-             "       mdlab run --resume RUN_DIR\n\n"
+             "usage: mdlab run EXP.toml [--set key=value]... [--out DIR] [--resume] [--nproc N]\n"
+             "       mdlab run --resume RUN_DIR [--nproc N]\n\n"
              "Trains the experiment and writes config.toml, run.h5, log.txt and checkpoints/ "
              "into the run directory.",
              visible, positional_arg, vm))
@@ -506,6 +511,7 @@ int command_eval(const std::vector<std::string>& args) {
 int command_generate(const std::vector<std::string>& args) {
   GenerateRequest request;
   std::string config, shard, out, run_dir;
+  int64_t nproc = 1;
   std::vector<std::string> plugin_paths;
   po::options_description visible("options");
   visible.add_options()("help,h", "this text")("set", po::value(&request.sets)->composing(),
@@ -518,7 +524,10 @@ int command_generate(const std::vector<std::string>& args) {
       "run-dir", po::value(&run_dir),
       "directory for run.h5 and manifest.tsv (default: <output_dir>/<name>/<timestamp>-generate)")(
       "validate", po::bool_switch(&request.validate_only),
-      "check the file (all errors at once) and make nothing");
+      "check the file (all errors at once) and make nothing")(
+      "nproc", po::value(&nproc)->default_value(1),
+      "make the set in N local processes, shard i of N each (one per GPU); under torchrun or "
+      "srun each process takes its RANK / WORLD_SIZE shard without --shard");
   visible.add(plugin_options(plugin_paths));
   const auto positional_arg = positional("config", config);
   po::variables_map vm;
@@ -539,6 +548,28 @@ int command_generate(const std::vector<std::string>& args) {
   }
   if (!out.empty()) request.out = fs::path(out);
   if (!run_dir.empty()) request.run_dir = fs::path(run_dir);
+  if (nproc > 1) {
+    if (!shard.empty()) throw UsageError("--nproc and --shard exclude each other");
+    if (request.validate_only) throw UsageError("--validate runs in one process; drop --nproc");
+    if (launched_by_mdlab() || launch_environment(std::getenv))
+      throw UsageError("--nproc starts the processes itself; under torchrun or srun leave it out");
+    // Every rank gets these arguments and takes its shard from RANK / WORLD_SIZE.
+    std::vector<std::string> worker_args{"generate"};
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--nproc") {
+        ++i;
+      } else if (args[i].rfind("--nproc=", 0) != 0) {
+        worker_args.push_back(args[i]);
+      }
+    }
+    return launch_local(nproc, worker_args).status;
+  }
+  if (shard.empty() && !request.validate_only) {
+    if (auto launch = launch_environment(std::getenv)) {
+      request.shard = Shard{launch->rank, launch->world_size};
+      request.shard_from_environment = true;
+    }
+  }
   auto registry = load_plugins(plugin_paths, true);
   return generate_command(request, registry);
 }

@@ -10,6 +10,7 @@
 #include "experiment_schema.h"
 #include "host_checks.h"
 #include "image_encode.h"
+#include "launch_environment.h"
 #include "progress.h"
 #include "run_command.h"
 #include "run_context.h"
@@ -265,6 +266,9 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
   fs::path run_dir;
   if (request.run_dir) {
     run_dir = *request.run_dir;
+    // The ranks of `--nproc` (or srun) share the --run-dir: one folder per shard inside it.
+    if (request.shard_from_environment)
+      run_dir /= fmt::format("shard{}of{}", request.shard.index, request.shard.count);
   } else {
     const std::string stamp = now_text("{:%Y%m%d-%H%M%S}");
     const std::string suffix =
@@ -285,7 +289,13 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
   install_interrupt_handlers();
   RunLog run_log = RunLog::create(run_dir / "run.h5", exp.text);
   ConsoleProgress progress;
-  RunContext context(c10::Device(e.get_string("device")), seed, run_dir, &run_log, progress);
+  c10::Device device(e.get_string("device"));
+  if (request.shard_from_environment && device.is_cuda() && !device.has_index()) {
+    // One GPU per local rank.
+    if (auto launch = launch_environment(std::getenv))
+      device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(launch->local_rank));
+  }
+  RunContext context(device, seed, run_dir, &run_log, progress);
   context.set_registry(registry);
   if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
   run_log.set_status(RunStatus::Running);

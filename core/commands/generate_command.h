@@ -45,6 +45,7 @@ struct GenerateRequest {
   std::optional<std::filesystem::path> out;      ///< --out: the mirror root (over [generate] out)
   std::optional<std::filesystem::path> run_dir;  ///< --run-dir: where run.h5 and the manifest go
   bool validate_only = false;                    ///< --validate: check the file, make nothing
+  bool shard_from_environment = false;           ///< the shard is this rank of RANK/WORLD_SIZE
 };
 
 /// Generates the mirror tree; returns the exit code (0 done, 130 interrupted: rerun to

@@ -6,6 +6,9 @@
 #include "exit_codes.h"
 #include "experiment.h"
 #include "host_checks.h"
+#include "launch_environment.h"
+#include "local_launcher.h"
+#include "process_group.h"
 #include "progress.h"
 #include "run_context.h"
 #include "run_log.h"
@@ -15,6 +18,7 @@
 #include "trainer.h"
 #include "training_data.h"
 
+#include <mdlab/batch_norm.h>
 #include <mdlab/error.h>
 #include <mdlab/evaluator.h>
 
@@ -26,6 +30,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 namespace fs = std::filesystem;
@@ -45,6 +50,49 @@ fs::path new_run_dir(const fs::path& parent) {
   fs::path dir = parent / stamp;
   for (int i = 1; fs::exists(dir); ++i) dir = parent / fmt::format("{}-{}", stamp, i);
   return dir;
+}
+
+// Progress of the ranks that do not report (all but rank 0).
+class SilentProgress final : public ProgressReporter {
+ public:
+  void begin(std::string_view, int64_t) override {}
+  void update(int64_t, std::string_view) override {}
+  void end() override {}
+};
+
+// `mdlab run --nproc N`: the ranks as local processes; the run log of rank 0 then names the
+// rank that failed first.
+int launch_run(const RunRequest& request, const fs::path& experiment_file, const fs::path& run_dir,
+               bool resume) {
+  std::vector<std::string> args{"run", experiment_file.string(), "--out", run_dir.string()};
+  for (const auto& set : request.sets) args.insert(args.end(), {"--set", set});
+  if (resume) args.push_back("--resume");
+  std::fprintf(stderr, "mdlab: starting %lld processes for %s\n",
+               static_cast<long long>(request.nproc), run_dir.string().c_str());
+  const LaunchResult result = launch_local(request.nproc, args);
+  if (result.failed_rank && *result.failed_rank != 0 && fs::exists(run_dir / "run.h5")) {
+    const std::string reason = fmt::format("rank {} of {} failed first ({})", *result.failed_rank,
+                                           request.nproc, result.reason);
+    try {
+      std::string previous;
+      const auto before = read_run_log(run_dir / "run.h5");
+      if (auto it = before.meta.find("status_reason"); it != before.meta.end())
+        previous = it->second;
+      RunLog log = RunLog::open(run_dir / "run.h5");
+      log.set_status(RunStatus::Failed,
+                     previous.empty() ? reason : fmt::format("{}; rank 0: {}", reason, previous));
+      log.set_meta("failed_rank", std::to_string(*result.failed_rank));
+      log.flush();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "mdlab: warning: could not record the failed rank in %s: %s\n",
+                   (run_dir / "run.h5").string().c_str(), e.what());
+    }
+  }
+  if (result.failed_rank) {
+    std::fprintf(stderr, "mdlab: error: rank %lld failed (%s); the other ranks were stopped\n",
+                 static_cast<long long>(*result.failed_rank), result.reason.c_str());
+  }
+  return result.status;
 }
 
 }  // namespace
@@ -67,6 +115,15 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
     const Options& e = exp.config.find("experiment")->options;
     run_dir = new_run_dir(fs::path(e.get_string("output_dir")) / e.get_string("name"));
   }
+  if (request.nproc > 1) {
+    MDLAB_CHECK(!launched_by_mdlab() && !launch_environment(std::getenv),
+                "--nproc starts the processes itself; under torchrun or srun, which start "
+                "them, leave it out");
+    MDLAB_CHECK(request.resume || !fs::exists(*run_dir / "run.h5"),
+                "{} already holds a run; pass --resume to continue it or choose another --out",
+                run_dir->string());
+    return launch_run(request, experiment_file, *run_dir, request.resume);
+  }
   return run_checked_experiment(exp, *run_dir, request.resume, registry);
 }
 
@@ -75,7 +132,28 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
   const Options& e = exp.config.find("experiment")->options;
   const Options& train = exp.config.find("train")->options;
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
-  const bool resuming = resume && fs::exists(run_dir / "run.h5");
+  // A distributed run: this process is one rank. Rank 0 writes the run directory; rank R
+  // keeps its own log and run log in ranks/rank-R/ (for its status and errors).
+  const std::optional<LaunchEnvironment> launch = launch_environment(std::getenv);
+  const int64_t rank = launch ? launch->rank : 0;
+  const fs::path log_dir = rank == 0 ? run_dir : run_dir / "ranks" / fmt::format("rank-{}", rank);
+  c10::Device device(e.get_string("device"));
+  if (launch && device.is_cuda() && !device.has_index())
+    device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(launch->local_rank));
+  std::unique_ptr<ProcessGroup> group;
+  if (launch) {
+    std::string backend = e.get_string("backend");
+    if (backend == "auto") {
+      const auto have = available_backends();
+      backend = device.is_cuda() && std::find(have.begin(), have.end(), "nccl") != have.end()
+                    ? "nccl"
+                    : "gloo";
+    }
+    group = ProcessGroup::join(
+        *launch, backend,
+        std::chrono::milliseconds(static_cast<int64_t>(e.get_float("distributed_timeout") * 1000)));
+  }
+  const bool resuming = resume && fs::exists(log_dir / "run.h5");
   MDLAB_CHECK(resuming || !fs::exists(run_dir / "run.h5"),
               "{} already holds a run; pass --resume to continue it or choose another --out",
               run_dir.string());
@@ -83,14 +161,14 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
     // Checked before the run log is touched: a resume that cannot continue where the run
     // stopped fails here and changes nothing.
     std::optional<int64_t> recorded;
-    const auto previous = read_run_log(run_dir / "run.h5");
+    const auto previous = read_run_log(log_dir / "run.h5");
     if (auto it = previous.meta.find("checkpoint_step"); it != previous.meta.end()) {
       int64_t step = -1;
       const auto [end, ec] =
           std::from_chars(it->second.data(), it->second.data() + it->second.size(), step);
       MDLAB_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && step >= 0,
                   "{}: meta checkpoint_step = \"{}\" is not a step number",
-                  (run_dir / "run.h5").string(), it->second);
+                  (log_dir / "run.h5").string(), it->second);
       recorded = step;
     }
     if (!resume_checkpoint(run_dir / "checkpoints", recorded)) {
@@ -100,16 +178,30 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
                    run_dir.string().c_str());
     }
   }
-  fs::create_directories(run_dir);
-  if (!resuming) write_file_atomic(run_dir / "config.toml", exp.text);
+  fs::create_directories(log_dir);
+  if (!resuming && rank == 0) write_file_atomic(run_dir / "config.toml", exp.text);
 
   install_interrupt_handlers();
   RunLog run_log =
-      resuming ? RunLog::open(run_dir / "run.h5") : RunLog::create(run_dir / "run.h5", exp.text);
+      resuming ? RunLog::open(log_dir / "run.h5") : RunLog::create(log_dir / "run.h5", exp.text);
   run_log.set_flush_interval(
       std::chrono::milliseconds(static_cast<int64_t>(train.get_float("flush_seconds") * 1000)));
-  ConsoleProgress progress;
-  RunContext context(c10::Device(e.get_string("device")), seed, run_dir, &run_log, progress);
+  ConsoleProgress console;
+  SilentProgress silent;
+  RunContext context(device, seed, log_dir, &run_log,
+                     rank == 0 ? static_cast<ProgressReporter&>(console) : silent,
+                     rank == 0 ? LogLevel::Info : LogLevel::Warning);
+  if (group) {
+    context.set_collectives(*group);
+    run_log.set_meta("world_size", std::to_string(group->world_size()));
+    run_log.set_meta("rank", std::to_string(rank));
+    run_log.set_meta("distributed_backend", group->backend());
+    if (rank == 0)
+      context.log(LogLevel::Info,
+                  fmt::format("distributed: {} processes ({}, {} backend, rendezvous {}:{})",
+                              group->world_size(), launch->source, group->backend(),
+                              launch->master_addr, launch->port));
+  }
   context.log(LogLevel::Info, fmt::format("{} run {} -> {}", resuming ? "resuming" : "starting",
                                           exp.file.string(), run_dir.string()));
   if (auto warning = reference_blas_warning()) context.log(LogLevel::Warning, *warning);
@@ -127,13 +219,24 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
     torch::manual_seed(derive_seed(seed, "torch/global"));
 
     auto method = build_method(exp, registry, context);
+    const int64_t world = group ? group->world_size() : 1;
+    if (group && train.get_bool("sync_batch_norm")) {
+      const int64_t layers = sync_batch_norms(*method, group.get());
+      if (rank == 0 && layers > 0)
+        context.log(LogLevel::Info,
+                    fmt::format("distributed: {} BatchNorm layer(s) use the statistics of all {} "
+                                "processes",
+                                layers, world));
+    }
 
-    const TrainSettings settings = train_settings_from(train);
+    const TrainSettings settings = train_settings_from(train, world);
     DataRunSettings data_run;
     data_run.epochs = settings.epochs;
     data_run.batch_size = settings.batch_size;
     data_run.seed = seed;
     data_run.pin_memory = context.device().is_cuda();
+    data_run.rank = rank;
+    data_run.world_size = world;
     TrainingPipeline pipeline = build_training_pipeline(exp.config, method->view_slots(), data_run);
     for (const auto& line : pipeline.summary) context.log(LogLevel::Info, "data: " + line);
     run_log.set_meta("data", fmt::format("{}", fmt::join(pipeline.summary, "\n")));
@@ -144,7 +247,9 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
                   "(docs/data.md measured 8 against 1,446 SimCLR images/s); use \"workers\"");
 
     Trainer trainer(*method, *pipeline.train, pipeline.test.get(),
-                    static_cast<int64_t>(pipeline.classes.size()), settings, context, run_log);
+                    static_cast<int64_t>(pipeline.classes.size()), settings, context,
+                    rank == 0 ? &run_log : nullptr);
+    trainer.set_process_group(group.get());
     std::vector<const BatchAugment*> finishers;
     for (const auto& f : pipeline.train_finishers) finishers.push_back(f.get());
     trainer.set_view_finishers(std::move(finishers));
@@ -175,7 +280,7 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
     run_log.set_meta("ended_at", now_text("{:%Y-%m-%dT%H:%M:%S}"));
     switch (outcome.status) {
       case TrainOutcome::Status::Completed:
-        if (!exp.config.find_all("eval").empty()) {
+        if (rank == 0 && !exp.config.find_all("eval").empty()) {
           // The frozen encoder of the last step; a failure here fails the run, whose
           // checkpoint stays for `mdlab eval --checkpoint`.
           auto encoder = method->encoder();

@@ -17,6 +17,7 @@ struct RunRequest {
   std::vector<std::string> sets;           ///< --set overrides
   std::optional<std::filesystem::path> out;  ///< --out: the run directory itself
   bool resume = false;                     ///< --resume
+  int64_t nproc = 1;                       ///< --nproc: local processes (data parallel)
 };
 
 /// The local time now, formatted with fmt's chrono `format` ("{:%Y%m%d-%H%M%S}").

@@ -27,6 +27,15 @@ ExperimentSchema experiment_schema() {
       .range(0, 1024);
   experiment.add_string("output_dir", "runs",
                         "Parent folder of run directories (relative to the working directory)");
+  experiment
+      .add_string("backend", "auto",
+                  "Process-group backend of a distributed run (docs/distributed.md): nccl "
+                  "for CUDA where LibTorch has it, else gloo")
+      .one_of({"auto", "gloo", "nccl"});
+  experiment
+      .add_float("distributed_timeout", 600,
+                 "Seconds a distributed run waits for the other ranks (joining, a collective)")
+      .range(1, 86400);
   schema.core.push_back({"experiment", experiment, false, "What the run is and where it runs"});
 
   OptionsSchema data;
@@ -80,8 +89,7 @@ ExperimentSchema experiment_schema() {
   synthetic.add_string("root", "",
                        "Mirror tree of synthetic partners: the partner of key K is K.<ext> or "
                        "K_v0.<ext>, K_v1.<ext>, ...");
-  synthetic.add_int("variations", 0, "Variations used per key (0: every one found)")
-      .range(0, 1000);
+  synthetic.add_int("variations", 0, "Variations used per key (0: every one found)").range(0, 1000);
   synthetic
       .add_string("on_missing", "error",
                   "A sample without a partner: error (names the first keys and the count), "
@@ -168,10 +176,16 @@ ExperimentSchema experiment_schema() {
 
   OptionsSchema train;
   train.add_int("epochs", 1, "Passes over the training set").range(1, 100000);
-  train.add_int("batch_size", 256, "Samples per step").range(1, 1 << 20);
+  train
+      .add_int("batch_size", 256,
+               "Samples per step in each process (a distributed run's effective batch is "
+               "batch_size x processes)")
+      .range(1, 1 << 20);
   train.add_string("optimizer", "sgd", "Optimizer").one_of({"sgd", "adamw", "lars"});
   train.add_float("lr", 0.1, "Peak learning rate (before scale_lr_by_batch)").range(0, 100);
-  train.add_bool("scale_lr_by_batch", false, "Use lr * batch_size / 256 as the peak rate");
+  train.add_bool("scale_lr_by_batch", false,
+                 "Use lr * effective batch / 256 as the peak rate (effective batch: batch_size "
+                 "x processes)");
   train.add_float("min_lr", 0.0, "Floor of the cosine decay").range(0, 100);
   train.add_float("warmup_epochs", 0.0, "Linear warm-up length in epochs").range(0, 100000);
   train.add_float("momentum", 0.9, "SGD momentum").range(0, 1);
@@ -194,6 +208,10 @@ ExperimentSchema experiment_schema() {
   train.add_int("max_steps", 0, "Stop after this many steps in all (0: no limit)")
       .range(0, kMaxCount);
   train.add_bool("validate", true, "Evaluate the method's loss terms on the test split each epoch");
+  train.add_bool("sync_batch_norm", true,
+                 "Distributed runs: BatchNorm statistics over every process's batch "
+                 "(SyncBatchNorm, as the SimCLR, Barlow Twins and DINO references train); "
+                 "false: each process's own");
   train.add_float("flush_seconds", 5.0, "Seconds between run-log flushes").range(0.01, 3600);
   train.add_int("checkpoint_every_epochs", 1, "Checkpoint at the end of every N-th epoch")
       .range(1, 100000);

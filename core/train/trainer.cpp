@@ -3,8 +3,10 @@
 #include "atomic_file.h"
 #include "batch_augment.h"
 #include "error_text.h"
+#include "gradient_reducer.h"
 #include "lars.h"
 #include "mixed_precision.h"
+#include "process_group.h"
 #include "run_context.h"
 #include "run_log.h"
 #include "schedules.h"
@@ -31,12 +33,12 @@ namespace fs = std::filesystem;
 
 namespace mdlab {
 
-TrainSettings train_settings_from(const Options& o) {
+TrainSettings train_settings_from(const Options& o, int64_t world_size) {
   TrainSettings s;
   s.epochs = o.get_int("epochs");
   s.batch_size = o.get_int("batch_size");
   s.optimizer = o.get_string("optimizer");
-  s.lr = scaled_lr(o.get_float("lr"), s.batch_size, o.get_bool("scale_lr_by_batch"));
+  s.lr = scaled_lr(o.get_float("lr"), s.batch_size * world_size, o.get_bool("scale_lr_by_batch"));
   s.min_lr = o.get_float("min_lr");
   s.warmup_epochs = o.get_float("warmup_epochs");
   s.momentum = o.get_float("momentum");
@@ -55,6 +57,7 @@ TrainSettings train_settings_from(const Options& o) {
   s.log_every = o.get_int("log_every");
   s.max_steps = o.get_int("max_steps");
   s.validate = o.get_bool("validate");
+  s.sync_batch_norm = o.get_bool("sync_batch_norm");
   s.checkpoint_every_epochs = o.get_int("checkpoint_every_epochs");
   s.checkpoint_every_steps = o.get_int("checkpoint_every_steps");
   s.keep_last = o.get_int("keep_last");
@@ -137,7 +140,7 @@ struct Trainer::State {
   Loader* val;
   TrainSettings settings;
   RunContext& context;
-  RunLog& run_log;
+  RunLog* run_log;  // null: this rank does not write
   std::unique_ptr<torch::optim::Optimizer> optimizer{};
   std::vector<ParamGroup> groups{};
   int64_t steps_per_epoch = 0;
@@ -152,6 +155,9 @@ struct Trainer::State {
   std::set<std::string> probe_warned{};
   std::vector<const BatchAugment*> finishers{};  // per slot; null for finished views
   LossScaler scaler{};                           // fp16 only
+  ProcessGroup* group = nullptr;                 // data-parallel runs
+  std::unique_ptr<GradientReducer> reducer{};    // the method's gradients
+  std::unique_ptr<GradientReducer> probe_reducer{};
 };
 
 namespace {
@@ -228,6 +234,7 @@ struct Position {
   std::vector<std::pair<std::string, torch::Tensor>> sums;  // its partial sums
   double loss_scale = 65536.0;                              // fp16 loss scaler state
   int64_t scale_tracker = 0;
+  int64_t world_size = 1;  // processes of the run (the data order depends on it)
 };
 
 // A double as TOML keeps it a float ("65536.0"), exactly (shortest round-trip digits).
@@ -286,10 +293,10 @@ void save_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
     write_file_atomic(
         tmp / "state.toml",
         fmt::format("epoch = {}\nbatch = {}\nstep = {}\nvalidated = {}\n"
-                    "loss_scale = {}\nscale_tracker = {}\n"
+                    "loss_scale = {}\nscale_tracker = {}\nworld_size = {}\n"
                     "window = {}\nwindow_metrics = [{}]\n",
                     pos.epoch, pos.batch, pos.step, pos.validated, toml_float_text(pos.loss_scale),
-                    pos.scale_tracker, pos.window, [&] {
+                    pos.scale_tracker, pos.world_size, pos.window, [&] {
                       std::string names;
                       for (const auto& [m, _] : pos.sums)
                         names += (names.empty() ? "\"" : ", \"") + m + "\"";
@@ -349,6 +356,13 @@ bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
     pos.window = toml["window"].value_or(int64_t{0});
     pos.loss_scale = toml["loss_scale"].value_or(65536.0);
     pos.scale_tracker = toml["scale_tracker"].value_or(int64_t{0});
+    // The step's batch is split over the processes: another count reads other data.
+    const int64_t written_by = toml["world_size"].value_or(int64_t{1});
+    MDLAB_CHECK(written_by == pos.world_size,
+                "the checkpoint was written by a run of {} process(es) and this run has {}: "
+                "resume with the same count (mdlab run --resume RUN_DIR --nproc {}), since "
+                "each step's batch is split over the processes",
+                written_by, pos.world_size, written_by);
     auto state = read_safetensors(dir / "state.safetensors");
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
@@ -372,10 +386,35 @@ bool load_checkpoint(const fs::path& root, Method& method, torch::optim::Optimiz
   return true;
 }
 
+// True when `flag` holds on any rank (every rank must call it at the same point).
+bool on_any_rank(ProcessGroup* group, bool flag) {
+  if (group == nullptr) return flag;
+  return group->sum_raw(torch::full({1}, flag ? 1 : 0, torch::kLong)).item<int64_t>() > 0;
+}
+
+// Rank 0's parameters and buffers on every rank.
+void broadcast_state(ProcessGroup& group, torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> tensors = module.parameters();
+  for (auto& buffer : module.buffers()) tensors.push_back(buffer);
+  group.broadcast(tensors, 0);
+}
+
+// The distinct parameters of `groups` that train (frozen-by-flag ones included: their
+// gradients are dropped after the reduction).
+std::vector<torch::Tensor> trained_parameters(const std::vector<ParamGroup>& groups) {
+  std::vector<torch::Tensor> params;
+  std::set<const void*> seen;
+  for (const auto& g : groups)
+    for (const auto& p : g.params)
+      if (p.requires_grad() && seen.insert(p.unsafeGetTensorImpl()).second) params.push_back(p);
+  return params;
+}
+
 }  // namespace
 
 Trainer::Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes,
-                 TrainSettings settings, RunContext& context, RunLog& run_log)
+                 TrainSettings settings, RunContext& context, RunLog* run_log)
     : state_(new State{method, train, val, std::move(settings), context, run_log}) {
   auto& s = *state_;
   s.steps_per_epoch = train.steps_per_epoch();
@@ -413,6 +452,10 @@ void Trainer::set_view_finishers(std::vector<const BatchAugment*> finishers) {
   state_->finishers = std::move(finishers);
 }
 
+void Trainer::set_process_group(ProcessGroup* group) {
+  state_->group = group != nullptr && group->world_size() > 1 ? group : nullptr;
+}
+
 TrainOutcome Trainer::run(const fs::path& checkpoints) {
   auto& s = *state_;
   const auto& cfg = s.settings;
@@ -435,18 +478,31 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   };
 
   Position pos;
+  ProcessGroup* group = s.group;
+  const bool writer = s.run_log != nullptr;
+  pos.world_size = group ? group->world_size() : 1;
   if (load_checkpoint(checkpoints, s.method, *s.optimizer, pos, device, s.probes,
                       s.probe_optimizer.get())) {
     s.context.log(LogLevel::Info, fmt::format("resuming from {} at epoch {}, batch {} (step {})",
                                               latest_checkpoint(checkpoints).string(), pos.epoch,
                                               pos.batch, pos.step));
     // What the interrupted process logged after its checkpoint is recomputed identically.
-    s.run_log.truncate_metrics_after(pos.step);
-    s.run_log.set_meta("resumed_from_step", std::to_string(pos.step));
-  } else {
+    if (writer) {
+      s.run_log->truncate_metrics_after(pos.step);
+      s.run_log->set_meta("resumed_from_step", std::to_string(pos.step));
+    }
+  } else if (writer) {
     // A run resumed before its first checkpoint restarts at step 0: the points the killed
     // process logged are dropped, not kept beside the new ones.
-    s.run_log.truncate_metrics_after(-1);
+    s.run_log->truncate_metrics_after(-1);
+  }
+  if (group) {
+    broadcast_state(*group, s.method);
+    if (s.probes) broadcast_state(*group, *s.probes);
+    if (!s.reducer)
+      s.reducer = std::make_unique<GradientReducer>(trained_parameters(s.groups), *group);
+    if (s.probes && !s.probe_reducer)
+      s.probe_reducer = std::make_unique<GradientReducer>(s.probes->parameters(), *group);
   }
   const int64_t warmup = static_cast<int64_t>(std::llround(cfg.warmup_epochs * s.steps_per_epoch));
   // The run log is flushed first: every point up to the checkpoint's step is then on disk,
@@ -455,11 +511,12 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   auto checkpoint = [&] {
     pos.loss_scale = s.scaler.current();
     pos.scale_tracker = s.scaler.growth_tracker();
-    s.run_log.flush();
+    if (!writer) return;  // rank 0 writes the run's checkpoints
+    s.run_log->flush();
     save_checkpoint(checkpoints, s.method, *s.optimizer, pos, cfg.keep_last, s.probes,
                     s.probe_optimizer.get());
     // A resume then knows a checkpoint existed, and refuses to retrain if it has gone.
-    s.run_log.set_meta("checkpoint_step", std::to_string(pos.step));
+    s.run_log->set_meta("checkpoint_step", std::to_string(pos.step));
   };
   auto stop = [&](TrainOutcome::Status status, std::string reason) {
     s.context.progress().end();
@@ -479,10 +536,12 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
     s.method.train();
     s.train.start_epoch(pos.epoch, pos.batch);
     for (; pos.batch < s.steps_per_epoch && pos.step < s.total_steps; ++pos.batch) {
-      if (interrupt_requested()) {
+      if (on_any_rank(group, interrupt_requested())) {
         checkpoint();
         return stop(TrainOutcome::Status::Interrupted,
-                    fmt::format("signal {} at step {}", interrupt_signal(), pos.step));
+                    interrupt_requested()
+                        ? fmt::format("signal {} at step {}", interrupt_signal(), pos.step)
+                        : fmt::format("another rank was signalled at step {}", pos.step));
       }
       auto t0 = std::chrono::steady_clock::now();
       LoaderBatch loaded;
@@ -505,13 +564,17 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         AutocastGuard autocast(device, precision_dtype(cfg.precision), cfg.precision != "fp32");
         out = s.method.compute_loss(batch, info);
       }
-      if (!std::isfinite(out.loss.item<double>())) {
+      const bool finite_here = std::isfinite(out.loss.item<double>());
+      if (on_any_rank(group, !finite_here)) {
         std::string terms;
         for (auto& [name, value] : out.terms)
           terms += fmt::format(" {}={}", name, value.item<double>());
-        const std::string what = fmt::format("non-finite loss {} at step {} (epoch {}); terms:{}",
-                                             out.loss.item<double>(), pos.step, pos.epoch,
-                                             terms.empty() ? " none" : terms);
+        const std::string what =
+            finite_here ? fmt::format("non-finite loss on another rank at step {} (epoch {})",
+                                      pos.step, pos.epoch)
+                        : fmt::format("non-finite loss {} at step {} (epoch {}); terms:{}",
+                                      out.loss.item<double>(), pos.step, pos.epoch,
+                                      terms.empty() ? " none" : terms);
         if (skipped < cfg.max_skipped_steps) {
           // Skip policy: no update from this batch; the step still counts, so schedules and
           // the data order stay those of the run.
@@ -534,12 +597,15 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       std::vector<torch::Tensor> params;
       for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
       bool apply_update = true;
+      if (s.reducer) s.reducer->begin();
       if (cfg.precision == "fp16") {
         s.scaler.scale(out.loss).backward();
+        if (s.reducer) s.reducer->finish();
         // Overflowing fp16 gradients skip the update and shrink the scale (GradScaler).
         apply_update = s.scaler.unscale_and_update(params);
       } else {
         out.loss.backward();
+        if (s.reducer) s.reducer->finish();
       }
       if (apply_update && cfg.grad_clip > 0) {
         if (cfg.grad_clip_per_parameter) {
@@ -590,7 +656,9 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         }
         if (probe_loss.defined()) {
           s.probe_optimizer->zero_grad();
+          if (s.probe_reducer) s.probe_reducer->begin();
           probe_loss.backward();
+          if (s.probe_reducer) s.probe_reducer->finish();
           s.probe_optimizer->step();
         }
       }
@@ -611,23 +679,37 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           pos.batch + 1 == s.steps_per_epoch) {
         auto now = std::chrono::steady_clock::now();
         const double seconds = std::chrono::duration<double>(now - window_start).count();
+        double images = static_cast<double>(pos.window * batch.labels.size(0));
+        double data_fraction = std::min(1.0, data_seconds / std::max(seconds, 1e-9));
+        std::vector<double> means;
+        for (auto& [name, total] : pos.sums) means.push_back(total.item<double>() / pos.window);
+        if (group) {
+          // Means over the ranks; images over all of them; the data wait averaged.
+          std::vector<double> local = means;
+          local.push_back(images);
+          local.push_back(data_fraction);
+          auto summed = group->sum_raw(torch::tensor(local, torch::kDouble));
+          const double w = static_cast<double>(group->world_size());
+          for (size_t k = 0; k < means.size(); ++k)
+            means[k] = summed[static_cast<int64_t>(k)].item<double>() / w;
+          images = summed[static_cast<int64_t>(means.size())].item<double>();
+          data_fraction = summed[static_cast<int64_t>(means.size() + 1)].item<double>() / w;
+        }
         std::string status;
-        for (auto& [name, total] : pos.sums) {
-          double mean = total.item<double>() / pos.window;
-          s.context.metric("train/" + name, pos.step, mean);
-          if (status.empty()) status = fmt::format("{} {:.4f}", name, mean);
+        for (size_t k = 0; k < pos.sums.size(); ++k) {
+          const auto& name = pos.sums[k].first;
+          s.context.metric("train/" + name, pos.step, means[k]);
+          if (status.empty()) status = fmt::format("{} {:.4f}", name, means[k]);
         }
         s.context.metric("train/lr", pos.step, lr);
         s.context.metric("train/wd", pos.step, wd);
         if (cfg.precision == "fp16")
           s.context.metric("train/loss_scale", pos.step, s.scaler.current());
         s.context.metric("train/epoch", pos.step, static_cast<double>(pos.epoch));
-        s.context.metric("train/images_per_second", pos.step,
-                         pos.window * batch.labels.size(0) / std::max(seconds, 1e-9));
-        s.context.metric("train/data_wait_fraction", pos.step,
-                         std::min(1.0, data_seconds / std::max(seconds, 1e-9)));
+        s.context.metric("train/images_per_second", pos.step, images / std::max(seconds, 1e-9));
+        s.context.metric("train/data_wait_fraction", pos.step, data_fraction);
         s.context.progress().update(pos.step, status);
-        s.run_log.maybe_flush();
+        if (writer) s.run_log->maybe_flush();
         pos.sums.clear();
         pos.window = 0;
         data_seconds = 0;
@@ -686,6 +768,15 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           means[k + 1].second += out.terms[k].second.item<double>() * w;
       }
       if (s.probes) s.probes->eval();
+      if (group && !means.empty()) {
+        // Each rank validated its shard: sums and counts over all of them.
+        std::vector<double> local{seen};
+        for (auto& [name, total] : means) local.push_back(total);
+        auto summed = group->sum_raw(torch::tensor(local, torch::kDouble));
+        seen = summed[0].item<double>();
+        for (size_t k = 0; k < means.size(); ++k)
+          means[k].second = summed[static_cast<int64_t>(k + 1)].item<double>();
+      }
       for (auto& [name, total] : means) {
         total /= std::max(seen, 1.0);
         s.context.metric("val/" + name, pos.step, total);
@@ -697,7 +788,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
     pos.validated = true;
     const bool last_epoch = pos.epoch + 1 >= cfg.epochs || pos.step >= s.total_steps;
     if ((pos.epoch + 1) % cfg.checkpoint_every_epochs == 0 || last_epoch) checkpoint();
-    s.run_log.flush();
+    if (writer) s.run_log->flush();
     // The next epoch starts at its first batch, not yet validated.
     pos.batch = 0;
     pos.validated = false;

@@ -11,6 +11,14 @@
 // weights and metrics as an uninterrupted one (bit-identical on CPU with a fixed thread
 // count); metric points logged after the checkpoint by the interrupted process are dropped.
 //
+// Data parallelism (set_process_group): every rank runs this loop on its shard of each step's
+// global batch (the loader's sharding). Parameters and buffers are broadcast from rank 0 at
+// the start; gradients are averaged by a GradientReducer overlapped with backward (the online
+// probes' by a second one); the decisions that end or skip a step (a signal, a non-finite
+// loss) are agreed by all ranks, so none waits in a collective another has left; window
+// metrics and validation means are reduced over the ranks; rank 0 alone writes the run log
+// and checkpoints (the others get a null run log), and every rank resumes from them.
+//
 // Checkpoint layout: <run>/checkpoints/step-<global step, 9 digits>/{model.safetensors,
 // optimizer.pt, state.safetensors, state.toml}, and <run>/checkpoints/latest naming the
 // newest; each is written to a temporary folder and renamed, so a crash (or a full disk)
@@ -30,6 +38,7 @@
 namespace mdlab {
 
 class BatchAugment;
+class ProcessGroup;
 class RunContext;
 class RunLog;
 
@@ -58,13 +67,15 @@ struct TrainSettings {
   int64_t log_every = 50;          ///< steps between metric reads
   int64_t max_steps = 0;           ///< stop after this many steps in total (0: no limit)
   bool validate = true;            ///< run the method's loss on the test split each epoch
+  bool sync_batch_norm = true;     ///< distributed: BatchNorm statistics over every rank
   int64_t checkpoint_every_epochs = 1;  ///< checkpoint at the end of every N-th epoch
   int64_t checkpoint_every_steps = 0;   ///< also every N global steps (0: off)
   int64_t keep_last = 2;                ///< checkpoints kept (the newest ones)
 };
 
-/// Reads TrainSettings from validated [train] options.
-TrainSettings train_settings_from(const Options& options);
+/// Reads TrainSettings from validated [train] options; `world_size` processes share each
+/// step (scale_lr_by_batch then uses the effective batch, batch_size * world_size).
+TrainSettings train_settings_from(const Options& options, int64_t world_size = 1);
 
 /// How a training run ended.
 struct TrainOutcome {
@@ -79,12 +90,15 @@ class Trainer {
  public:
   /// `train` feeds the steps (its batch size is the step's); `val` (may be null) the
   /// per-epoch validation and the online probe's test; `num_classes` sizes the probe.
+  /// `run_log` is null on the ranks that do not write (all but rank 0).
   Trainer(Method& method, Loader& train, Loader* val, int64_t num_classes, TrainSettings settings,
-          RunContext& context, RunLog& run_log);
+          RunContext& context, RunLog* run_log);
   ~Trainer();
   /// The batched second halves of deferred training slots (TrainingPipeline::train_finishers),
   /// in slot order; borrowed, they must outlive the trainer.
   void set_view_finishers(std::vector<const BatchAugment*> finishers);
+  /// Trains data-parallel over `group` (must outlive run(); null: one process).
+  void set_process_group(ProcessGroup* group);
   /// Trains from the newest checkpoint under `checkpoints` if there is one, else from scratch.
   TrainOutcome run(const std::filesystem::path& checkpoints);
 

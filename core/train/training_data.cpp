@@ -215,6 +215,8 @@ TrainingPipeline build_training_pipeline(const ValidatedConfig& config,
   lo.prefetch_batches = static_cast<int>(data.get_int("prefetch"));
   lo.seed = derive_seed(run.seed, "data/loader");
   lo.pin_memory = run.pin_memory;
+  lo.rank = run.rank;
+  lo.world_size = run.world_size;
   p.train = std::make_unique<Loader>(std::move(train), train_t, lo);
   p.summary.push_back(p.train->describe());
 

@@ -33,6 +33,8 @@ struct DataRunSettings {
   int64_t batch_size = 1;   ///< [train] batch_size
   uint64_t seed = 0;        ///< [experiment] seed
   bool pin_memory = false;  ///< page-locked batches (CUDA runs)
+  int64_t rank = 0;         ///< this process's rank (its shard of every step)
+  int64_t world_size = 1;   ///< processes sharing each step
 };
 
 /// The built data pipeline of a run.

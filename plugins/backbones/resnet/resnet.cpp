@@ -30,7 +30,7 @@ nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride) {
 // only where the block changes resolution or width, as torchvision does.
 nn::Sequential make_downsample(int64_t inplanes, int64_t outplanes, int64_t stride) {
   if (stride == 1 && inplanes == outplanes) return nullptr;
-  return nn::Sequential(conv1x1(inplanes, outplanes, stride), nn::BatchNorm2d(outplanes));
+  return nn::Sequential(conv1x1(inplanes, outplanes, stride), mdlab::BatchNorm(outplanes));
 }
 
 bool is_bottleneck(int64_t depth) {
@@ -51,9 +51,9 @@ std::vector<int64_t> blocks_per_layer(int64_t depth) {
 
 BasicBlockImpl::BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv3x3(inplanes, planes, stride));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", mdlab::BatchNorm(planes));
   conv2 = register_module("conv2", conv3x3(planes, planes, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", mdlab::BatchNorm(planes));
   if (auto ds = make_downsample(inplanes, planes * expansion, stride))
     downsample = register_module("downsample", ds);
 }
@@ -68,11 +68,11 @@ torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
 
 BottleneckImpl::BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride) {
   conv1 = register_module("conv1", conv1x1(inplanes, planes, 1));
-  bn1 = register_module("bn1", nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", mdlab::BatchNorm(planes));
   conv2 = register_module("conv2", conv3x3(planes, planes, stride));  // v1.5: stride here
-  bn2 = register_module("bn2", nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", mdlab::BatchNorm(planes));
   conv3 = register_module("conv3", conv1x1(planes, planes * expansion, 1));
-  bn3 = register_module("bn3", nn::BatchNorm2d(planes * expansion));
+  bn3 = register_module("bn3", mdlab::BatchNorm(planes * expansion));
   if (auto ds = make_downsample(inplanes, planes * expansion, stride))
     downsample = register_module("downsample", ds);
 }
@@ -92,7 +92,7 @@ ResNet::ResNet(const ResNetConfig& config, at::Generator generator) : config_(co
   const int64_t w = config.width;
   conv1_ = register_module("conv1", config.cifar_stem ? conv(config.in_channels, w, 3, 1, 1)
                                                       : conv(config.in_channels, w, 7, 2, 3));
-  bn1_ = register_module("bn1", nn::BatchNorm2d(w));
+  bn1_ = register_module("bn1", mdlab::BatchNorm(w));
   inplanes_ = w;
   layer1_ = register_module("layer1", make_layer(w, blocks[0], 1));
   layer2_ = register_module("layer2", make_layer(2 * w, blocks[1], 2));
@@ -164,7 +164,7 @@ void ResNet::init_weights(at::Generator& generator) {
       const auto& w = c->weight;
       const double fan_out = static_cast<double>(w.numel() / w.size(1));
       w.normal_(0.0, std::sqrt(2.0 / fan_out), generator);
-    } else if (auto* bn = m->as<nn::BatchNorm2d>()) {
+    } else if (auto* bn = m->as<mdlab::BatchNorm>()) {
       bn->weight.fill_(1.0);
       bn->bias.zero_();
     }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <mdlab/backbone.h>
+#include <mdlab/batch_norm.h>
 #include <mdlab/context.h>
 #include <mdlab/options.h>
 #include <mdlab/state_dict.h>
@@ -41,10 +42,10 @@ class BasicBlockImpl : public torch::nn::Module {
   /// relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
   torch::Tensor forward(const torch::Tensor& x);
   /// The BN whose weight zero_init_residual zeroes.
-  torch::nn::BatchNorm2d& last_bn() { return bn2; }
+  mdlab::BatchNorm& last_bn() { return bn2; }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  mdlab::BatchNorm bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};  ///< 1x1 conv + BN when the shape changes
 };
 TORCH_MODULE(BasicBlock);
@@ -59,10 +60,10 @@ class BottleneckImpl : public torch::nn::Module {
   /// relu(bn3(conv3(...)) + shortcut(x)).
   torch::Tensor forward(const torch::Tensor& x);
   /// The BN whose weight zero_init_residual zeroes.
-  torch::nn::BatchNorm2d& last_bn() { return bn3; }
+  mdlab::BatchNorm& last_bn() { return bn3; }
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  mdlab::BatchNorm bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};  ///< 1x1 conv + BN when the shape changes
 };
 TORCH_MODULE(Bottleneck);
@@ -100,7 +101,7 @@ class ResNet final : public mdlab::Backbone {
   int64_t inplanes_ = 0;  // running channel count while layers are built
   int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
+  mdlab::BatchNorm bn1_{nullptr};
   torch::nn::Sequential layer1_{nullptr}, layer2_{nullptr}, layer3_{nullptr}, layer4_{nullptr};
 };
 

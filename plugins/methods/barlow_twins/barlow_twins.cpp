@@ -94,14 +94,15 @@ void BarlowTwins::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Conte
     }
     projector->push_back(std::to_string(index++), layer);
     if (i + 1 < sizes_.size()) {
-      projector->push_back(std::to_string(index++), torch::nn::BatchNorm1d(sizes_[i]));
+      projector->push_back(std::to_string(index++), mdlab::BatchNorm(sizes_[i]));
       projector->push_back(std::to_string(index++), torch::nn::ReLU());
     }
     in = sizes_[i];
   }
   projector_ = register_module("projector", projector);
-  bn_ = register_module("bn",
-                        torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(in).affine(false)));
+  mdlab::BatchNormOptions bn_options(in);
+  bn_options.affine = false;
+  bn_ = register_module("bn", mdlab::BatchNorm(bn_options));
   auto params = backbone_->parameters();
   const auto device = params.empty() ? context.device() : params.front().device();
   projector_->to(device);

@@ -17,6 +17,7 @@
 // Internal header of the barlow_twins plugin, shared with its unit tests.
 #pragma once
 
+#include <mdlab/batch_norm.h>
 #include <mdlab/collectives.h>
 #include <mdlab/context.h>
 #include <mdlab/method.h>
@@ -81,7 +82,7 @@ class BarlowTwins final : public mdlab::Method {
   mdlab::Collectives* collectives_;
   std::shared_ptr<mdlab::Backbone> backbone_;
   torch::nn::Sequential projector_{nullptr};
-  torch::nn::BatchNorm1d bn_{nullptr};
+  mdlab::BatchNorm bn_{nullptr};
 };
 
 }  // namespace mdlab::barlow_twins

@@ -1,5 +1,6 @@
 #include "dino.h"
 
+#include <mdlab/batch_norm.h>
 #include <mdlab/error.h>
 
 #include <fmt/format.h>
@@ -36,7 +37,8 @@ torch::Tensor multi_crop_features(mdlab::Backbone& backbone,
 }
 
 bool is_batch_norm(const torch::nn::Module& m) {
-  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) != nullptr ||
+  return dynamic_cast<const mdlab::BatchNormImpl*>(&m) != nullptr ||
+         dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) != nullptr ||
          dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) != nullptr ||
          dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) != nullptr;
 }

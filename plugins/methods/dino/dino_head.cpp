@@ -1,5 +1,6 @@
 #include "dino_head.h"
 
+#include <mdlab/batch_norm.h>
 #include <mdlab/error.h>
 
 #include <torch/torch.h>
@@ -58,7 +59,7 @@ DinoHeadImpl::DinoHeadImpl(const DinoHeadConfig& config, at::Generator& generato
     int64_t in = config.in_dim;
     for (int64_t layer = 0; layer + 1 < config.nlayers; ++layer) {
       seq->push_back(init_linear(in, config.hidden_dim, generator));
-      if (config.use_bn) seq->push_back(torch::nn::BatchNorm1d(config.hidden_dim));
+      if (config.use_bn) seq->push_back(mdlab::BatchNorm(config.hidden_dim));
       seq->push_back(torch::nn::GELU());
       in = config.hidden_dim;
     }

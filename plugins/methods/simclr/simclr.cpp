@@ -1,5 +1,6 @@
 #include "simclr.h"
 
+#include <mdlab/batch_norm.h>
 #include <mdlab/error.h>
 
 #include <torch/torch.h>
@@ -92,7 +93,7 @@ void SimClr::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& c
   projector->push_back("0", hidden);
   // Index 1 is the BatchNorm (or an identity, so names stay those of the reference layout).
   if (projector_bn_) {
-    projector->push_back("1", torch::nn::BatchNorm1d(hidden_dim_));
+    projector->push_back("1", mdlab::BatchNorm(hidden_dim_));
   } else {
     projector->push_back("1", torch::nn::Identity());
   }

@@ -15,7 +15,7 @@
 /// SDK ABI major version (see the rule above).
 #define MDLAB_SDK_ABI_MAJOR 5
 /// SDK API minor version (see the rule above).
-#define MDLAB_SDK_API_MINOR 0
+#define MDLAB_SDK_API_MINOR 1
 /// mdlab release version, as in the top-level CMake project.
 #define MDLAB_VERSION_STRING "0.1.0"
 

@@ -76,4 +76,61 @@ TEST_CASE("2 Gloo processes with B/2 each give the loss and gradients of 1 proce
   }
   // SimCLR: each rank averages over its anchors; the mean over ranks is the global loss.
   CHECK(nt_mean == Approx(nt.item<double>()).epsilon(1e-5));
+
+  // SyncBatchNorm: LibTorch's batch norm on the whole batch. Each rank's loss is the mean
+  // over its rows, so the 1-process loss is the mean over ranks; the ranks' input gradients
+  // are those of the sum of their losses (x 1), their parameter gradients each rank's share,
+  // which sum to the 1-process gradient of the summed losses.
+  torch::manual_seed(1);
+  auto images0 = torch::randn({8, 3, 6, 6}).requires_grad_(true);
+  auto images1 = (torch::randn({8, 3, 6, 6}) * 2 + 1).requires_grad_(true);
+  torch::manual_seed(2);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false));
+  torch::nn::BatchNorm2d bn1(4), bn2(4);
+  {
+    torch::NoGradGuard no_grad;
+    bn1->weight.uniform_(0.5, 1.5);
+    bn1->bias.uniform_(-0.5, 0.5);
+  }
+  auto net = [&](const torch::Tensor& x) { return bn2(bn1(conv(x)).relu_()); };
+  auto y0 = net(images0), y1 = net(images1);
+  // The sum of the two ranks' losses (each a mean over its 4 rows).
+  auto rank_loss = [&](int64_t r) {
+    auto a = y0.narrow(0, 4 * r, 4), b = y1.narrow(0, 4 * r, 4);
+    return (a.square().mean() + b.square().mean() * 0.5) + (a.select(1, 0) * b.select(1, 1)).mean();
+  };
+  auto summed = rank_loss(0) + rank_loss(1);
+  summed.backward();
+  // The second step (dist_worker.cpp): SGD with the mean of the ranks' gradients, i.e. the
+  // 1-process gradient of the summed losses / 2.
+  std::vector<torch::Tensor> params{conv->weight, bn1->weight, bn1->bias, bn2->weight, bn2->bias};
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : params) {
+      p.sub_(p.grad() / 2 * 0.5);
+      p.mutable_grad().zero_();
+    }
+  }
+  images0.mutable_grad().zero_();
+  images1.mutable_grad().zero_();
+  y0 = net(images0);
+  y1 = net(images1);
+  summed = rank_loss(0) + rank_loss(1);
+  summed.backward();
+  torch::Tensor conv_grad, weight_grad, bias_grad;
+  for (int r = 0; r < 2; ++r) {
+    INFO("rank " << r);
+    auto out = read_safetensors(dir / ("rank" + std::to_string(r)));
+    check_close(out.at("bn_loss"), rank_loss(r).detach(), 1e-5, 1e-6, "bn loss");
+    check_close(out.at("bn_y0"), y0.detach().narrow(0, 4 * r, 4), 1e-5, 1e-6, "bn output");
+    check_close(out.at("bn_grad_x0"), images0.grad().narrow(0, 4 * r, 4), 1e-5, 1e-6, "dx0");
+    check_close(out.at("bn_grad_x1"), images1.grad().narrow(0, 4 * r, 4), 1e-5, 1e-6, "dx1");
+    check_close(out.at("bn_running_var"), bn1->running_var, 1e-5, 1e-6, "running var");
+    conv_grad = r == 0 ? out.at("bn_grad_conv") : conv_grad + out.at("bn_grad_conv");
+    weight_grad = r == 0 ? out.at("bn_grad_weight") : weight_grad + out.at("bn_grad_weight");
+    bias_grad = r == 0 ? out.at("bn_grad_bias") : bias_grad + out.at("bn_grad_bias");
+  }
+  check_close(conv_grad, conv->weight.grad(), 1e-4, 1e-6, "conv weight grad");
+  check_close(weight_grad, bn1->weight.grad(), 1e-4, 1e-6, "bn weight grad");
+  check_close(bias_grad, bn1->bias.grad(), 1e-4, 1e-6, "bn bias grad");
 }
