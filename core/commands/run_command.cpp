@@ -111,6 +111,11 @@ int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   }
   Experiment exp = load_experiment_checked(experiment_file, request.sets, registry);
   check_data_paths(exp);
+  // Every rank of a job started by torchrun or srun must agree on the run directory: a
+  // timestamp each process picks for itself would not.
+  MDLAB_CHECK(run_dir || !launch_environment(std::getenv),
+              "this process is one rank of a distributed job (RANK / WORLD_SIZE or SLURM_NTASKS "
+              "are set): give every rank the same --out RUN_DIR");
   if (!run_dir) {
     const Options& e = exp.config.find("experiment")->options;
     run_dir = new_run_dir(fs::path(e.get_string("output_dir")) / e.get_string("name"));

@@ -529,7 +529,8 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
   s.context.progress().begin("train", s.total_steps);
   s.context.progress().update(pos.step, "");
   double data_seconds = 0;
-  int64_t skipped = 0;  // non-finite steps skipped in this process
+  double sync_seconds = 0;  // waiting for gradient all-reduces (distributed)
+  int64_t skipped = 0;      // non-finite steps skipped in this process
   auto window_start = std::chrono::steady_clock::now();
 
   for (; pos.epoch < cfg.epochs && (pos.step < s.total_steps || !pos.validated); ++pos.epoch) {
@@ -598,14 +599,21 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       for (const auto& g : s.groups) params.insert(params.end(), g.params.begin(), g.params.end());
       bool apply_update = true;
       if (s.reducer) s.reducer->begin();
+      // The wait for the gradient all-reduce after backward (what overlapping did not hide).
+      auto finish_reduction = [&] {
+        const auto r0 = std::chrono::steady_clock::now();
+        s.reducer->finish();
+        sync_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+      };
       if (cfg.precision == "fp16") {
         s.scaler.scale(out.loss).backward();
-        if (s.reducer) s.reducer->finish();
+        if (s.reducer) finish_reduction();
         // Overflowing fp16 gradients skip the update and shrink the scale (GradScaler).
         apply_update = s.scaler.unscale_and_update(params);
       } else {
         out.loss.backward();
-        if (s.reducer) s.reducer->finish();
+        if (s.reducer) finish_reduction();
       }
       if (apply_update && cfg.grad_clip > 0) {
         if (cfg.grad_clip_per_parameter) {
@@ -681,6 +689,7 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         const double seconds = std::chrono::duration<double>(now - window_start).count();
         double images = static_cast<double>(pos.window * batch.labels.size(0));
         double data_fraction = std::min(1.0, data_seconds / std::max(seconds, 1e-9));
+        double sync_fraction = std::min(1.0, sync_seconds / std::max(seconds, 1e-9));
         std::vector<double> means;
         for (auto& [name, total] : pos.sums) means.push_back(total.item<double>() / pos.window);
         if (group) {
@@ -688,12 +697,14 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           std::vector<double> local = means;
           local.push_back(images);
           local.push_back(data_fraction);
+          local.push_back(sync_fraction);
           auto summed = group->sum_raw(torch::tensor(local, torch::kDouble));
           const double w = static_cast<double>(group->world_size());
           for (size_t k = 0; k < means.size(); ++k)
             means[k] = summed[static_cast<int64_t>(k)].item<double>() / w;
           images = summed[static_cast<int64_t>(means.size())].item<double>();
           data_fraction = summed[static_cast<int64_t>(means.size() + 1)].item<double>() / w;
+          sync_fraction = summed[static_cast<int64_t>(means.size() + 2)].item<double>() / w;
         }
         std::string status;
         for (size_t k = 0; k < pos.sums.size(); ++k) {
@@ -708,11 +719,13 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         s.context.metric("train/epoch", pos.step, static_cast<double>(pos.epoch));
         s.context.metric("train/images_per_second", pos.step, images / std::max(seconds, 1e-9));
         s.context.metric("train/data_wait_fraction", pos.step, data_fraction);
+        if (group) s.context.metric("train/gradient_sync_fraction", pos.step, sync_fraction);
         s.context.progress().update(pos.step, status);
         if (writer) s.run_log->maybe_flush();
         pos.sums.clear();
         pos.window = 0;
         data_seconds = 0;
+        sync_seconds = 0;
         window_start = now;
       }
       // A step checkpoint on an epoch's last batch is left to the epoch-end one, which also

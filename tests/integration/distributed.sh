@@ -190,4 +190,8 @@ expect_text "$WORK/err" "--nproc and --shard exclude each other"
 WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 \
   expect_status 1 "$MDLAB" run "$D/simclr.toml" --nproc 2 --out "$D/x"
 expect_text "$WORK/err" "under torchrun or srun"
+# ... and every rank must be given the run directory.
+WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 \
+  expect_status 1 "$MDLAB" run "$D/simclr.toml"
+expect_text "$WORK/err" "give every rank the same --out RUN_DIR"
 echo "distributed ok"
