@@ -1,6 +1,8 @@
 #include "barlow_twins.h"
 
 #include <mdlab/error.h>
+#include <mdlab/heads.h>
+#include <mdlab/losses.h>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -9,35 +11,17 @@
 
 namespace mdlab::barlow_twins {
 
-torch::Tensor global_batch_norm(const torch::Tensor& z, double eps, Collectives& collectives,
-                                torch::Tensor* mean_out, torch::Tensor* var_out) {
-  // Counts and sums over every rank's rows (autograd-correct), then the usual formulas.
-  const auto count = collectives.world_size() * z.size(0);
-  MDLAB_CHECK(count > 1, "barlow_twins: batch normalisation needs at least 2 samples, got {}",
-              count);
-  auto mean = all_reduce_sum(collectives, z.sum(0)) / static_cast<double>(count);
-  auto centred = z - mean;
-  auto sq = all_reduce_sum(collectives, centred.pow(2).sum(0));
-  auto var = sq / static_cast<double>(count);
-  if (mean_out) *mean_out = mean.detach();
-  if (var_out) *var_out = (sq / static_cast<double>(count - 1)).detach();
-  return centred / torch::sqrt(var + eps);
-}
-
 BarlowLoss barlow_loss(const torch::Tensor& z1, const torch::Tensor& z2, double lambda,
                        double scale, Collectives& collectives) {
   MDLAB_CHECK(z1.dim() == 2 && z1.sizes() == z2.sizes(),
               "barlow_twins: needs two [B, D] embeddings of one shape, got {} and {}",
               c10::str(z1.sizes()), c10::str(z2.sizes()));
   const double eps = 1e-5;  // BatchNorm1d's default
-  auto n1 = global_batch_norm(z1, eps, collectives);
-  auto n2 = global_batch_norm(z2, eps, collectives);
-  const auto global_batch = static_cast<double>(collectives.world_size() * z1.size(0));
-  auto c = all_reduce_sum(collectives, torch::mm(n1.t(), n2) / global_batch);
-  auto diagonal = torch::diagonal(c);
+  auto c = cross_correlation(standardize_over_batch(z1, eps, collectives),
+                             standardize_over_batch(z2, eps, collectives), collectives);
   BarlowLoss out;
-  out.on_diag = (diagonal - 1.0).pow(2).sum();
-  out.off_diag = c.pow(2).sum() - diagonal.pow(2).sum();
+  out.on_diag = (torch::diagonal(c) - 1.0).pow(2).sum();
+  out.off_diag = off_diagonal(c).pow(2).sum();
   out.loss = scale * (out.on_diag + lambda * out.off_diag);
   return out;
 }
@@ -81,25 +65,13 @@ void BarlowTwins::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Conte
   const int64_t dim = backbone_->feature_dim();
   MDLAB_CHECK(dim > 0, "barlow_twins: backbone reports feature_dim {}", dim);
   auto generator = context.generator("barlow_twins.projector");
-  torch::nn::Sequential projector;
-  int64_t in = dim;
-  int index = 0;
-  for (size_t i = 0; i < sizes_.size(); ++i) {
-    torch::nn::Linear layer(torch::nn::LinearOptions(in, sizes_[i]).bias(false));
-    {
-      // PyTorch's default Linear init, U(+-1/sqrt(fan_in)), from the plugin's own stream.
-      torch::NoGradGuard no_grad;
-      const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-      layer->weight.uniform_(-bound, bound, generator);
-    }
-    projector->push_back(std::to_string(index++), layer);
-    if (i + 1 < sizes_.size()) {
-      projector->push_back(std::to_string(index++), mdlab::BatchNorm(sizes_[i]));
-      projector->push_back(std::to_string(index++), torch::nn::ReLU());
-    }
-    in = sizes_[i];
-  }
-  projector_ = register_module("projector", projector);
+  // Linear (no bias), BatchNorm, ReLU, ..., Linear (no bias), as the official code.
+  mdlab::MlpHeadSpec spec;
+  spec.widths = sizes_;
+  spec.bias = false;
+  spec.last_bias = false;
+  projector_ = register_module("projector", mdlab::mlp_head(dim, spec, generator));
+  const int64_t in = sizes_.back();
   mdlab::BatchNormOptions bn_options(in);
   bn_options.affine = false;
   bn_ = register_module("bn", mdlab::BatchNorm(bn_options));
@@ -138,7 +110,7 @@ mdlab::LossOutput BarlowTwins::compute_loss(const mdlab::Batch& batch, const mdl
     torch::NoGradGuard no_grad;
     for (const auto* z : {&z1, &z2}) {
       torch::Tensor mean, var;
-      global_batch_norm(z->detach(), 1e-5, *collectives_, &mean, &var);
+      standardize_over_batch(z->detach(), 1e-5, *collectives_, &mean, &var);
       const double m = 0.1;
       bn_->running_mean.mul_(1 - m).add_(mean, m);
       bn_->running_var.mul_(1 - m).add_(var, m);

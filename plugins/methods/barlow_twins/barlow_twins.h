@@ -38,15 +38,9 @@ struct BarlowLoss {
   torch::Tensor off_diag;  ///< sum_{i != j} c_ij^2
 };
 
-/// Batch normalisation without affine parameters over the global batch (train mode: batch
-/// mean, biased batch variance, `eps`), `z` [B, D] being this rank's rows. Returns the
-/// normalised rows; `mean` and `var_unbiased` (if not null) receive the global statistics.
-torch::Tensor global_batch_norm(const torch::Tensor& z, double eps, Collectives& collectives,
-                                torch::Tensor* mean = nullptr,
-                                torch::Tensor* var_unbiased = nullptr);
-
 /// The loss of embeddings `z1`, `z2` ([B, D] each, this rank's rows) with `lambda` and
-/// `scale`; c = bn(z1)^T bn(z2) / global batch size, summed over ranks.
+/// `scale`: c = cross_correlation of the batch-standardised embeddings (losses.h),
+/// on_diag = sum (c_ii - 1)^2, off_diag = sum of the squared off_diagonal(c).
 BarlowLoss barlow_loss(const torch::Tensor& z1, const torch::Tensor& z2, double lambda,
                        double scale, Collectives& collectives);
 

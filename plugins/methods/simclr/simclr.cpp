@@ -1,54 +1,12 @@
 #include "simclr.h"
 
-#include <mdlab/batch_norm.h>
 #include <mdlab/error.h>
+#include <mdlab/heads.h>
+#include <mdlab/losses.h>
 
 #include <torch/torch.h>
 
-#include <cmath>
-
 namespace mdlab::simclr {
-namespace {
-
-// PyTorch's default Linear init (kaiming-uniform weight, uniform bias, both U(+-1/sqrt(fan_in))),
-// drawn from the plugin's own stream.
-void init_linear(torch::nn::Linear& layer, at::Generator& generator) {
-  torch::NoGradGuard no_grad;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(layer->weight.size(1)));
-  layer->weight.uniform_(-bound, bound, generator);
-  if (layer->bias.defined()) layer->bias.uniform_(-bound, bound, generator);
-}
-
-}  // namespace
-
-torch::Tensor nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double temperature,
-                      Collectives& collectives) {
-  MDLAB_CHECK(z0.dim() == 2 && z0.sizes() == z1.sizes() && z0.size(0) > 0,
-              "simclr: NT-Xent needs two [B, D] projections of one shape, got {} and {}",
-              c10::str(z0.sizes()), c10::str(z1.sizes()));
-  MDLAB_CHECK(temperature > 0, "simclr: temperature {} is not positive", temperature);
-  namespace F = torch::nn::functional;
-  const auto normalize = F::NormalizeFuncOptions().dim(1).eps(1e-12);
-  auto a0 = F::normalize(z0, normalize);
-  auto a1 = F::normalize(z1, normalize);
-  // Candidates: every rank's first views, then every rank's second views ([2N, D]).
-  auto all0 = all_gather(collectives, a0);
-  auto all1 = all_gather(collectives, a1);
-  auto candidates = torch::cat({all0, all1});
-  auto anchors = torch::cat({a0, a1});                             // [2B, D]
-  auto logits = torch::mm(anchors, candidates.t()) / temperature;  // [2B, 2N]
-
-  const int64_t b = z0.size(0);
-  const int64_t n = all0.size(0);
-  const int64_t first = collectives.rank() * b;  // global index of local image 0
-  auto local = torch::arange(b, torch::TensorOptions().dtype(torch::kLong).device(z0.device()));
-  auto self = torch::cat({first + local, n + first + local});
-  auto positive = torch::cat({n + first + local, first + local});
-  // Self-similarity is removed as lightly does: its logit is masked out of the softmax.
-  auto rows = torch::arange(2 * b, local.options());
-  logits = logits.index_put({rows, self}, torch::full({}, -INFINITY, logits.options()));
-  return F::cross_entropy(logits, positive);
-}
 
 SimClr::SimClr(const mdlab::Options& options, mdlab::Context& context)
     : hidden_dim_(options.get_int("proj_hidden_dim")),
@@ -86,20 +44,13 @@ void SimClr::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& c
   const int64_t dim = backbone_->feature_dim();
   MDLAB_CHECK(dim > 0, "simclr: backbone reports feature_dim {}", dim);
   auto generator = context.generator("simclr.projector");
-  torch::nn::Linear hidden(dim, hidden_dim_), out(hidden_dim_, output_dim_);
-  init_linear(hidden, generator);
-  init_linear(out, generator);
-  torch::nn::Sequential projector;
-  projector->push_back("0", hidden);
-  // Index 1 is the BatchNorm (or an identity, so names stay those of the reference layout).
-  if (projector_bn_) {
-    projector->push_back("1", mdlab::BatchNorm(hidden_dim_));
-  } else {
-    projector->push_back("1", torch::nn::Identity());
-  }
-  projector->push_back("2", torch::nn::ReLU());
-  projector->push_back("3", out);
-  projector_ = register_module("projector", projector);
+  // Linear, BatchNorm (or an identity, so names stay those of the reference layout), ReLU,
+  // Linear.
+  mdlab::MlpHeadSpec spec;
+  spec.widths = {hidden_dim_, output_dim_};
+  spec.batch_norm = projector_bn_;
+  spec.keep_norm_slot = true;
+  projector_ = register_module("projector", mdlab::mlp_head(dim, spec, generator));
   auto params = backbone_->parameters();
   projector_->to(params.empty() ? context.device() : params.front().device());
 }

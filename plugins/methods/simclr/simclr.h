@@ -21,15 +21,6 @@
 
 namespace mdlab::simclr {
 
-/// NT-Xent of the projections `z0` and `z1` ([B, D] each, row i of both from image i) at
-/// `temperature`: rows are L2-normalised; each of the 2B local rows is an anchor whose
-/// logits are its cosine similarities / temperature to every row of every rank except
-/// itself, its positive being the other view of its image; the mean cross-entropy over the
-/// local anchors. With one process, lightly's NTXentLoss; with several, negatives come from
-/// all ranks through an autograd-correct all-gather (collectives.h).
-torch::Tensor nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double temperature,
-                      Collectives& collectives);
-
 /// SimCLR as a Method.
 class SimClr final : public mdlab::Method {
  public:

@@ -7,6 +7,7 @@
 #include "simclr.h"
 
 #include <mdlab/batch_norm.h>
+#include <mdlab/losses.h>
 #include <mdlab/safetensors.h>
 
 #include <torch/torch.h>
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
       return t.narrow(0, rank * rows, rows).clone().requires_grad_(true);
     };
     auto s0 = mine(z0), s1 = mine(z1), c1 = mine(b1), c2 = mine(b2);
-    auto nt = mdlab::simclr::nt_xent(s0, s1, 0.2, collectives);
+    auto nt = mdlab::nt_xent(s0, s1, 0.2, collectives);
     nt.backward();
     auto bt = mdlab::barlow_twins::barlow_loss(c1, c2, 0.0051, 1.0, collectives);
     bt.loss.backward();

@@ -9,6 +9,7 @@
 #include "simclr.h"
 #include "test_methods_support.h"
 
+#include <mdlab/losses.h>
 #include <mdlab/safetensors.h>
 
 #include <catch2/catch.hpp>
@@ -57,7 +58,7 @@ TEST_CASE("2 Gloo processes with B/2 each give the loss and gradients of 1 proce
   auto b1 = torch::randn({16, 64});
   auto b2 = (torch::randn({16, 64}) + 0.5 * b1).requires_grad_(true);
   b1.requires_grad_(true);
-  auto nt = simclr::nt_xent(z0, z1, 0.2, local_collectives());
+  auto nt = nt_xent(z0, z1, 0.2, local_collectives());
   nt.backward();
   auto bt = barlow_twins::barlow_loss(b1, b2, 0.0051, 1.0, local_collectives());
   bt.loss.backward();

@@ -4,6 +4,7 @@
 #include "simclr.h"
 #include "test_methods_support.h"
 
+#include <mdlab/losses.h>
 #include <mdlab/safetensors.h>
 
 #include <catch2/catch.hpp>
@@ -19,7 +20,7 @@ TEST_CASE("NT-Xent matches lightly's loss and gradients at temperatures 0.5 and 
     const std::string p = prefix;
     auto out0 = file.at("out0").clone().requires_grad_(true);
     auto out1 = file.at("out1").clone().requires_grad_(true);
-    auto loss = simclr::nt_xent(out0, out1, t, local_collectives());
+    auto loss = nt_xent(out0, out1, t, local_collectives());
     loss.backward();
     check_close(loss, file.at(p + "loss"), 1e-5, 1e-6, p + "loss");
     check_close(out0.grad(), file.at(p + "grad_out0"), 1e-4, 1e-6, p + "grad_out0");
