@@ -2,6 +2,7 @@
 
 #include <mdlab/batch_norm.h>
 #include <mdlab/error.h>
+#include <mdlab/momentum.h>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -272,7 +273,7 @@ mdlab::LossOutput Dino::compute_loss(const mdlab::Batch& batch, const mdlab::Ste
   out.terms = {{"dino_loss", loss.detach()},
                {"teacher_temp", scalar(teacher_temperature(loss_config_, step.epoch))},
                {"teacher_momentum",
-                scalar(teacher_momentum(momentum_teacher_, step.step, step.total_steps))}};
+                scalar(mdlab::cosine_momentum(momentum_teacher_, step.step, step.total_steps))}};
   out.features = (eval_teacher_ ? teacher_features : student_features).slice(0, 0, n);
   return out;
 }
@@ -305,11 +306,8 @@ std::vector<mdlab::ParamGroup> Dino::param_groups() {
 
 void Dino::after_optimizer_step(const mdlab::StepInfo& step) {
   if (teacher_params_.empty()) return;
-  const double m = teacher_momentum(momentum_teacher_, step.step, step.total_steps);
-  torch::NoGradGuard no_grad;
-  // One fused update per list (on CUDA): teacher = m * teacher + (1 - m) * student.
-  torch::_foreach_mul_(teacher_params_, m);
-  torch::_foreach_add_(teacher_params_, student_params_, 1.0 - m);
+  mdlab::ema_update(teacher_params_, student_params_,
+                    mdlab::cosine_momentum(momentum_teacher_, step.step, step.total_steps));
 }
 
 }  // namespace mdlab::dino

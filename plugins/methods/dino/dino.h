@@ -58,7 +58,7 @@ class Dino final : public mdlab::Method {
   /// head's last_layer, weight decay on, frozen for freeze_last_layer epochs). Teacher and
   /// frozen (requires_grad false) parameters are left out.
   std::vector<mdlab::ParamGroup> param_groups() override;
-  /// teacher = m * teacher + (1 - m) * student over the parameters, m = teacher_momentum(
+  /// teacher = m * teacher + (1 - m) * student over the parameters, m = cosine_momentum(
   /// momentum_teacher, step.step, step.total_steps).
   void after_optimizer_step(const mdlab::StepInfo& step) override;
   /// Sets the mode recursively, then keeps the teacher as DINO's when training: its

@@ -21,14 +21,6 @@ double teacher_temperature(const DinoLossConfig& config, int64_t epoch) {
   return static_cast<double>(i) * step + config.warmup_teacher_temp;
 }
 
-double teacher_momentum(double base, int64_t step, int64_t total_steps) {
-  const int64_t total = std::max<int64_t>(total_steps, 1);
-  const int64_t i = std::clamp<int64_t>(step, 0, total - 1);
-  // utils.cosine_scheduler(base, 1, ...): final + 0.5 * (base - final) * (1 + cos(pi * i / N)).
-  return 1.0 + 0.5 * (base - 1.0) *
-                   (1.0 + std::cos(M_PI * static_cast<double>(i) / static_cast<double>(total)));
-}
-
 DinoLossImpl::DinoLossImpl(const DinoLossConfig& config, Collectives& collectives)
     : config_(config), collectives_(&collectives) {
   MDLAB_CHECK(config.out_dim > 0, "dino loss: out_dim {} must be positive", config.out_dim);

@@ -37,11 +37,6 @@ struct DinoLossConfig {
 /// warm-up (numpy's arithmetic, so values equal DINO's schedule), `final` afterwards.
 double teacher_temperature(const DinoLossConfig& config, int64_t epoch);
 
-/// DINO's teacher EMA momentum at `step` of `total_steps`: cosine from `base` (step 0) towards 1
-/// (reached at step total_steps), as utils.cosine_scheduler(base, 1, epochs, iters_per_epoch).
-/// Steps past the end give the last value of the schedule.
-double teacher_momentum(double base, int64_t step, int64_t total_steps);
-
 /// The cross-entropy between centred, sharpened teacher outputs and student outputs, with the
 /// centre as a buffer ("center" [1, K] float32, zeros at start) so it is checkpointed.
 class DinoLossImpl : public torch::nn::Module {

@@ -10,6 +10,7 @@
 #include "test_context.h"
 
 #include <mdlab/error.h>
+#include <mdlab/momentum.h>
 #include <mdlab/safetensors.h>
 #include <mdlab/state_dict.h>
 
@@ -328,10 +329,10 @@ TEST_CASE("Dino: slots, teacher copy and mode, EMA, parameter groups, training s
     auto running_mean = dynamic_cast<TinyBackbone&>(*teacher).bn->running_mean.clone();
 
     const mdlab::StepInfo step{3, 0, 10, 10};
-    const double m = mdlab::dino::teacher_momentum(0.5, 3, 10);
+    const double m = mdlab::cosine_momentum(0.5, 3, 10);
     CHECK(m == Approx(1.0 - 0.25 * (1.0 + std::cos(M_PI * 0.3))));
-    CHECK(mdlab::dino::teacher_momentum(0.996, 0, 100) == Approx(0.996));
-    CHECK(mdlab::dino::teacher_momentum(0.996, 99, 100) == Approx(1.0).margin(1e-5));
+    CHECK(mdlab::cosine_momentum(0.996, 0, 100) == Approx(0.996));
+    CHECK(mdlab::cosine_momentum(0.996, 99, 100) == Approx(1.0).margin(1e-5));
     method.after_optimizer_step(step);
 
     std::vector<torch::Tensor> t1 = teacher->parameters();
@@ -412,7 +413,7 @@ TEST_CASE("Dino: slots, teacher copy and mode, EMA, parameter groups, training s
     CHECK(out.terms[1].first == "teacher_temp");
     CHECK(out.terms[1].second.item<double>() == Approx(0.04));
     CHECK(out.terms[2].first == "teacher_momentum");
-    CHECK(out.terms[2].second.item<double>() == Approx(mdlab::dino::teacher_momentum(0.5, 4, 10)));
+    CHECK(out.terms[2].second.item<double>() == Approx(mdlab::cosine_momentum(0.5, 4, 10)));
     for (const auto& [name, value] : out.terms) CHECK_FALSE(value.requires_grad());
     CHECK(out.loss.requires_grad());
     CHECK(out.features.sizes() == torch::IntArrayRef({6, 16}));
