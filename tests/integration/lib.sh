@@ -29,3 +29,19 @@ expect_text() {
 need_h5py() {
   "$PY" -c "import h5py" 2>/dev/null || { echo "SKIPPED: /usr/bin/python3 lacks h5py"; exit 0; }
 }
+
+# compare_png GOT WANT: two RGB PNGs of one size at most 1 grey level apart (diffusers parity);
+# prints the largest difference and how many values differ.
+compare_png() {
+  "$PY" - "$1" "$2" <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+got = np.asarray(Image.open(sys.argv[1]).convert("RGB")).astype(int)
+want = np.asarray(Image.open(sys.argv[2]).convert("RGB")).astype(int)
+assert got.shape == want.shape, (got.shape, want.shape)
+d = np.abs(got - want)
+print(f"{sys.argv[2].split('/')[-1]}: max |diff| {d.max()}, {int((d > 0).sum())} of {d.size} values differ")
+assert d.max() <= 1, d.max()
+PY
+}
