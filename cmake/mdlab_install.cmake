@@ -1,14 +1,18 @@
-# `cmake --install build --prefix P` lays out: P/bin/mdlab, P/lib/libmdlab_sdk.so,
-# P/lib/mdlab/plugins/*.so, P/include/mdlab/*.h, P/lib/cmake/mdlab/ (find_package(mdlab) for
-# out-of-tree plugins, see examples/).
+# `cmake --install build --prefix P` lays out: P/bin/mdlab, P/lib/libmdlab_sdk.so, the test
+# kit P/lib/libmdlab_testing.a, P/lib/mdlab/plugins/*.so, P/include/mdlab/*.h (the kit's under
+# P/include/mdlab/testing/), P/lib/cmake/mdlab/ (find_package(mdlab) for out-of-tree plugins
+# and their tests, see examples/vicreg/).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set_target_properties(mdlab_sdk PROPERTIES EXPORT_NAME sdk)  # mdlab::sdk, as in the tree
-install(TARGETS mdlab_sdk EXPORT mdlabTargets
+set_target_properties(mdlab_testing PROPERTIES EXPORT_NAME testing)  # mdlab::testing
+install(TARGETS mdlab_sdk mdlab_testing EXPORT mdlabTargets
   LIBRARY DESTINATION lib
+  ARCHIVE DESTINATION lib
   INCLUDES DESTINATION include)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/include/mdlab DESTINATION include)
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/testing/include/mdlab DESTINATION include)
 install(TARGETS mdlab RUNTIME DESTINATION bin)
 get_property(mdlab_plugin_targets GLOBAL PROPERTY MDLAB_PLUGIN_TARGETS)
 if(mdlab_plugin_targets)

@@ -242,6 +242,7 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
     data_run.pin_memory = context.device().is_cuda();
     data_run.rank = rank;
     data_run.world_size = world;
+    data_run.validation = method->validation_views();
     TrainingPipeline pipeline = build_training_pipeline(exp.config, method->view_slots(), data_run);
     for (const auto& line : pipeline.summary) context.log(LogLevel::Info, "data: " + line);
     run_log.set_meta("data", fmt::format("{}", fmt::join(pipeline.summary, "\n")));

@@ -96,8 +96,14 @@ std::optional<toml::table> Loader::load(const fs::path& file,
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    add_read_problem(file, included_from,
-                     fs::exists(file, ec) ? "cannot be read" : "does not exist");
+    std::string why = fs::exists(file, ec) ? "cannot be read" : "does not exist";
+    // The usual cause: an experiment file copied away from the base files it names.
+    if (included_from && why == "does not exist")
+      why += fmt::format(
+          " (extends entries are relative to the file that names them, so it was looked for in "
+          "{}: copy the base files there or point the entry at them)",
+          file.parent_path().lexically_normal().string());
+    add_read_problem(file, included_from, why);
     return std::nullopt;
   }
   // Devices and pipes (/dev/zero) and huge files would be read until memory runs out.

@@ -739,24 +739,51 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
       }
     }
 
-    if (!pos.validated && cfg.validate && s.val && s.val->num_samples() > 0) {
+    const ValidationViews val_mode = s.method.validation_views();
+    if (!pos.validated && cfg.validate && s.val && s.val->num_samples() > 0 &&
+        (val_mode != ValidationViews::None || !s.probe_list.empty())) {
       torch::NoGradGuard no_grad;
       s.method.eval();
+      // Loss terms, when the method has them, then each probe's top-1 and top-5 hits.
       std::vector<std::pair<std::string, double>> means;
-      size_t probe_slot = 0;  // index of the first probe metric in `means`
+      size_t probe_slot = 0;      // index of the first probe metric in `means`
+      bool probe_layers = false;  // a probe reads a layer other than the encoder
+      for (const auto& [name, probe] : s.probe_list) probe_layers |= name != "backbone";
+      const size_t slot_count = s.method.view_slots().size();
       double seen = 0;
-      s.val->start_epoch(0);
+      s.val->start_epoch(0);  // one fixed draw of every augmented view, each epoch the same
       LoaderBatch loaded;
       while (s.val->next(loaded)) {
         Batch batch;
         to_device(loaded, batch);
+        // Probes read un-augmented views: with augmented validation the loader appends one.
+        torch::Tensor plain = batch.views[0];
+        if (val_mode == ValidationViews::Augmented) {
+          MDLAB_CHECK(batch.views.size() == slot_count + 1,
+                      "trainer: augmented validation needs the method's {} views plus a plain "
+                      "one, the validation loader gives {} (build it with "
+                      "DataRunSettings::validation = Method::validation_views())",
+                      slot_count, batch.views.size());
+          plain = batch.views.back();
+          batch.views.pop_back();
+        }
         StepInfo info{pos.step, pos.epoch, s.steps_per_epoch, s.total_steps};
-        auto out = s.method.compute_loss(batch, info);
+        LossOutput out;
+        if (val_mode != ValidationViews::None) out = s.method.compute_loss(batch, info);
+        LossOutput plain_out;  // the method's outputs on plain views, for the probes
+        if (val_mode == ValidationViews::Plain) {
+          plain_out = out;
+        } else if (probe_layers) {
+          Batch plain_batch{std::vector<torch::Tensor>(batch.views.size(), plain), batch.labels};
+          plain_out = s.method.compute_loss(plain_batch, info);
+        }
         const double w = static_cast<double>(batch.labels.size(0));
         seen += w;
         if (means.empty()) {
-          means.emplace_back("loss", 0.0);
-          for (auto& [name, _] : out.terms) means.emplace_back(name, 0.0);
+          if (val_mode != ValidationViews::None) {
+            means.emplace_back("loss", 0.0);
+            for (auto& [name, _] : out.terms) means.emplace_back(name, 0.0);
+          }
           probe_slot = means.size();
           for (const auto& [name, probe] : s.probe_list) {
             means.emplace_back(probe_prefix(name) + "_top1", 0.0);
@@ -765,9 +792,9 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
         }
         for (size_t p = 0; p < s.probe_list.size(); ++p) {
           auto& [name, probe] = s.probe_list[p];
-          torch::Tensor features = probe_input(out, name);
+          torch::Tensor features = probe_input(plain_out, name);
           if (!features.defined() && name == "backbone")
-            features = s.method.encoder()->forward(batch.views[0]);
+            features = s.method.encoder()->forward(plain);
           if (!features.defined()) continue;
           auto logits = probe->forward(features.to(torch::kFloat));
           const int64_t k = std::min<int64_t>(5, logits.size(1));
@@ -776,9 +803,11 @@ TrainOutcome Trainer::run(const fs::path& checkpoints) {
           means[probe_slot + 2 * p].second += hit.select(1, 0).sum().item<double>();
           means[probe_slot + 2 * p + 1].second += hit.any(1).sum().item<double>();
         }
-        means[0].second += out.loss.item<double>() * w;
-        for (size_t k = 0; k < out.terms.size(); ++k)
-          means[k + 1].second += out.terms[k].second.item<double>() * w;
+        if (val_mode != ValidationViews::None) {
+          means[0].second += out.loss.item<double>() * w;
+          for (size_t k = 0; k < out.terms.size(); ++k)
+            means[k + 1].second += out.terms[k].second.item<double>() * w;
+        }
       }
       if (s.probes) s.probes->eval();
       if (group && !means.empty()) {

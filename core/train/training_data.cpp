@@ -223,19 +223,32 @@ TrainingPipeline build_training_pipeline(const ValidatedConfig& config,
   if (p.test_source) {
     TrainingData test;
     test.real = p.test_source;
-    test.plan = MixPlan(MixOptions{}, slots, run.epochs);
+    // Validation views are always real images. Augmented: the training transforms, then the
+    // probes' plain view in a slot of slot 0's group.
+    std::vector<ViewSlot> test_slots = slots;
+    std::vector<const SlotTransform*> test_t = eval_t;
+    if (run.validation == ValidationViews::Augmented) {
+      test_slots.push_back({"probe_view", slots[0].group, slots[0].default_size, "none"});
+      test_t = train_t;
+      test_t.push_back(eval_t[0]);
+    }
+    test.plan = MixPlan(MixOptions{}, test_slots, run.epochs);
     test.on_error = parse_on_error(data.get_string("on_error"));
     const double test_fraction = data.get_float("test_fraction");
     if (test_fraction < 1.0)
       test.indices = stratified_subset_indices(*p.test_source, test_fraction,
                                                derive_seed(run.seed, "data/test_fraction"));
     LoaderOptions to = lo;
+    to.seed = derive_seed(run.seed, "data/validation");
     to.shuffle = false;
     to.drop_last = false;
     to.batch_size = std::min<int64_t>(
         run.batch_size,
         test.indices.empty() ? p.test_source->size() : static_cast<int64_t>(test.indices.size()));
-    p.test = std::make_unique<Loader>(std::move(test), eval_t, to);
+    p.test = std::make_unique<Loader>(std::move(test), test_t, to);
+    if (run.validation == ValidationViews::Augmented)
+      p.summary.push_back(
+          "validation: each slot's training augmentation with a fixed seed (probes: plain views)");
   }
   return p;
 }

@@ -10,7 +10,9 @@
 // dataset's image size (fixed-size formats: idx, cifar), else to the preset's; the channels
 // to [data] channels. Validation and evaluation use [data.eval] at each slot's size, without
 // randomness: preset "eval" (Resize(size / 0.875) + CenterCrop) for image folders, "none"
-// (the image as it is when the size is the dataset's) for fixed-size formats.
+// (the image as it is when the size is the dataset's) for fixed-size formats. Methods whose
+// validation is ValidationViews::Augmented validate on their training views instead, drawn
+// from a seed fixed for the run, plus slot 0's evaluation view for the probes.
 #pragma once
 
 #include "batch_augment.h"
@@ -35,6 +37,8 @@ struct DataRunSettings {
   bool pin_memory = false;  ///< page-locked batches (CUDA runs)
   int64_t rank = 0;         ///< this process's rank (its shard of every step)
   int64_t world_size = 1;   ///< processes sharing each step
+  /// How validation batches are built (Method::validation_views()).
+  ValidationViews validation = ValidationViews::Plain;
 };
 
 /// The built data pipeline of a run.
@@ -47,8 +51,11 @@ struct TrainingPipeline {
   /// Per slot with `augment_on = "device"`: the batched second half of train_transforms
   /// (empty otherwise); the trainer applies it after moving a batch to the device.
   std::vector<std::unique_ptr<BatchAugment>> train_finishers;
-  std::unique_ptr<Loader> train;     ///< training batches
-  std::unique_ptr<Loader> test;      ///< validation batches (no shuffle, all samples), or null
+  std::unique_ptr<Loader> train;  ///< training batches
+  /// Validation batches (no shuffle, all samples), or null. With ValidationViews::Augmented,
+  /// each slot's training transform drawn from one fixed seed, then one more view: slot 0's
+  /// evaluation view, for the online probes; otherwise each slot's evaluation view.
+  std::unique_ptr<Loader> test;
   std::vector<std::string> summary;  ///< lines for the log and the run log
 };
 

@@ -31,6 +31,9 @@ std::vector<ParamGroup> Method::param_groups() {
   if (!no_decay.params.empty()) groups.push_back(std::move(no_decay));
   return groups;
 }
+ValidationViews Method::validation_views() const {
+  return view_slots().size() > 1 ? ValidationViews::Augmented : ValidationViews::Plain;
+}
 void Method::after_optimizer_step(const StepInfo&) {}
 std::vector<std::pair<std::string, int64_t>> Method::probe_layers() const {
   return {};

@@ -69,4 +69,43 @@ torch::Tensor off_diagonal(const torch::Tensor& m) {
   return m.flatten().narrow(0, 0, d * d - 1).view({d - 1, d + 1}).narrow(1, 1, d).flatten();
 }
 
+namespace {
+
+// The column means and the centred rows of `z` over the global batch (autograd-correct).
+torch::Tensor centred_over_batch(const torch::Tensor& z, Collectives& collectives, int64_t& count,
+                                 std::string_view who) {
+  MDLAB_CHECK(z.dim() == 2, "{}: expected [B, D], got {}", who, c10::str(z.sizes()));
+  count = collectives.world_size() * z.size(0);
+  MDLAB_CHECK(count > 1, "{} needs at least 2 samples in the global batch, got {}", who, count);
+  return z - all_reduce_sum(collectives, z.sum(0)) / static_cast<double>(count);
+}
+
+}  // namespace
+
+torch::Tensor variance_hinge(const torch::Tensor& z, double gamma, double eps,
+                             Collectives& collectives) {
+  int64_t count = 0;
+  auto centred = centred_over_batch(z, collectives, count, "variance_hinge");
+  auto var = all_reduce_sum(collectives, centred.pow(2).sum(0)) / static_cast<double>(count - 1);
+  return torch::relu(gamma - torch::sqrt(var + eps)).mean();
+}
+
+torch::Tensor covariance_penalty(const torch::Tensor& z, Collectives& collectives) {
+  int64_t count = 0;
+  auto centred = centred_over_batch(z, collectives, count, "covariance_penalty");
+  auto cov =
+      all_reduce_sum(collectives, torch::mm(centred.t(), centred)) / static_cast<double>(count - 1);
+  return off_diagonal(cov).pow(2).sum() / static_cast<double>(z.size(1));
+}
+
+torch::Tensor normalized_mse(const torch::Tensor& p, const torch::Tensor& z) {
+  MDLAB_CHECK(p.dim() == 2 && p.sizes() == z.sizes(),
+              "normalized_mse needs two [B, D] tensors of one shape, got {} and {}",
+              c10::str(p.sizes()), c10::str(z.sizes()));
+  auto unit = [](const torch::Tensor& x) {
+    return x * torch::rsqrt(x.pow(2).sum(1, /*keepdim=*/true).clamp_min(1e-12));
+  };
+  return (unit(p) - unit(z)).pow(2).sum(1).mean();
+}
+
 }  // namespace mdlab

@@ -1,7 +1,7 @@
 # --version, --help, unknown commands and options, exit codes.
 source "$(dirname "$0")/lib.sh"
 expect_status 0 "$MDLAB" --version
-expect_text "$WORK/out" "mdlab 0.1.0"
+expect_text "$WORK/out" "mdlab 0.2.0"
 expect_text "$WORK/out" "LibTorch"
 expect_status 0 "$MDLAB" --help
 expect_text "$WORK/out" "exit status: 0 ok, 1 runtime failure, 2 usage or config error, 130 interrupted"

@@ -45,3 +45,33 @@ print(f"{sys.argv[2].split('/')[-1]}: max |diff| {d.max()}, {int((d > 0).sum())}
 assert d.max() <= 1, d.max()
 PY
 }
+
+# write_folder_common FILE DATA: the [experiment], [data] and [train] tables of a 2-epoch,
+# batch-8 run on the tree make_folder_data.py wrote under DATA (real/ with a val split, the
+# synthetic mirror syn/); experiments add [backbone] and [method] and extend it.
+write_folder_common() {
+  cat > "$1" <<EOF2
+[experiment]
+seed = 1
+threads = 1
+
+[data]
+format = "folder"
+root = "$2/real"
+test_split = "val"
+workers = 2
+
+[data.synthetic]
+root = "$2/syn"
+
+[data.augment.all]
+mean = [0.5]
+std = [0.25]
+
+[train]
+epochs = 2
+batch_size = 8
+lr = 0.05
+log_every = 1
+EOF2
+}

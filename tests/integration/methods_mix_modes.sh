@@ -5,30 +5,7 @@ source "$(dirname "$0")/lib.sh"
 need_h5py
 DATA="$WORK/data"
 "$PY" "$SRC/tests/integration/make_folder_data.py" "$DATA" 8
-cat > "$WORK/common.toml" <<EOF2
-[experiment]
-seed = 1
-threads = 1
-
-[data]
-format = "folder"
-root = "$DATA/real"
-test_split = "val"
-workers = 2
-
-[data.synthetic]
-root = "$DATA/syn"
-
-[data.augment.all]
-mean = [0.5]
-std = [0.25]
-
-[train]
-epochs = 2
-batch_size = 8
-lr = 0.05
-log_every = 1
-EOF2
+write_folder_common "$WORK/common.toml" "$DATA"
 cat > "$WORK/simclr.toml" <<'EOF2'
 extends = ["common.toml"]
 [backbone]
@@ -44,6 +21,8 @@ view_size = 16
 EOF2
 sed -e 's/name = "simclr"/name = "barlow_twins"/' -e '/proj_/d' "$WORK/simclr.toml" > "$WORK/barlow_twins.toml"
 echo 'projector = [32, 32]' >> "$WORK/barlow_twins.toml"
+sed -e 's/name = "simclr"/name = "byol"/' -e '/proj_/d' "$WORK/simclr.toml" > "$WORK/byol.toml"
+printf 'projector = [32, 16]\npredictor = [32, 16]\n' >> "$WORK/byol.toml"
 cat > "$WORK/dino.toml" <<'EOF2'
 extends = ["common.toml"]
 [backbone]
@@ -65,7 +44,7 @@ local_crops_size = 8
 optimizer = "adamw"
 lr = 0.001
 EOF2
-for method in simclr barlow_twins dino; do
+for method in simclr barlow_twins byol dino; do
   for mix in real synthetic mixdiff mixing sequential; do
     split=()
     [ "$method" = dino ] && [ "$mix" = mixdiff ] && split=(--set 'data.crop_split=[1, 1, 1, 1]')
@@ -82,6 +61,10 @@ data = data.decode() if isinstance(data, bytes) else str(data)
 assert sys.argv[2] + ":" in data, data
 if sys.argv[2] == "mixdiff":
     assert "=real" in data and "=synthetic" in data, data
+# Two-view methods validate on their augmented views (fixed seed); probes on plain ones.
+assert "validation: each slot's training augmentation" in data, data
+val = f["metrics/val"]
+assert "loss" in val and "probe_top1" in val, sorted(val)
 PY
   done
 done

@@ -62,3 +62,22 @@ assert not (a["backbone.conv1.weight"] == b["backbone.conv1.weight"]).all(), "ba
 assert not (b["head.weight"] == z["head.weight"]).all(), "head still frozen in epoch 1"
 PY
 echo "failures ok"
+
+# Validation the method chooses: "none" keeps the probe and drops the loss terms; "augmented"
+# on a one-view method validates its training view and still probes a plain one.
+for validation in none augmented plain; do
+  RUN="$WORK/val-$validation"
+  expect_status 0 "$MDLAB" run "$SRC/tests/integration/data/tiny.toml" --plugin-path "$GOOD" \
+    --out "$RUN" --set "method={name=\"test-nan\", nan_at_step=100000, validation=\"$validation\"}"
+  "$PY" - "$RUN/run.h5" "$validation" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+val = sorted(f["metrics/val"])
+assert "probe_top1" in val, val
+assert ("ce" in val and "loss" in val) == (sys.argv[2] != "none"), (sys.argv[2], val)
+data = f["meta"].attrs["data"]
+data = data.decode() if isinstance(data, bytes) else str(data)
+assert ("validation: each slot's training augmentation" in data) == (sys.argv[2] == "augmented"), data
+PY
+done
+echo "validation views ok"

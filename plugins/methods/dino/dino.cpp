@@ -44,28 +44,6 @@ bool is_batch_norm(const torch::nn::Module& m) {
          dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) != nullptr;
 }
 
-// Copies `from`'s parameters and buffers into `to` (teacher <- student, as DINO's
-// teacher.load_state_dict(student.state_dict())), checking names and shapes agree.
-void copy_state(const torch::nn::Module& from, torch::nn::Module& to, std::string_view what) {
-  torch::NoGradGuard no_grad;
-  auto copy = [&](const auto& src, const auto& dst, const char* kind) {
-    MDLAB_CHECK(src.size() == dst.size(),
-                "dino: the teacher {} has {} {}s, the student's {} (create_backbone() must build "
-                "the same architecture)",
-                what, dst.size(), kind, src.size());
-    for (size_t i = 0; i < src.size(); ++i) {
-      const auto& s = src[i];
-      const auto& d = dst[i];
-      MDLAB_CHECK(s.key() == d.key() && s.value().sizes() == d.value().sizes(),
-                  "dino: teacher {} {} '{}' {} differs from the student's '{}' {}", what, kind,
-                  d.key(), c10::str(d.value().sizes()), s.key(), c10::str(s.value().sizes()));
-      d.value().copy_(s.value());
-    }
-  };
-  copy(from.named_parameters(), to.named_parameters(), "parameter");
-  copy(from.named_buffers(), to.named_buffers(), "buffer");
-}
-
 }  // namespace
 
 Dino::Dino(const mdlab::Options& options, mdlab::Context& context)
@@ -171,12 +149,7 @@ void Dino::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& con
   MDLAB_CHECK(!backbone_, "dino: attach() called twice");
   const int64_t dim = backbone->feature_dim();
   MDLAB_CHECK(dim > 0, "dino: backbone reports feature_dim {}", dim);
-  auto teacher = context.create_backbone();
-  MDLAB_CHECK(teacher != nullptr && teacher != backbone,
-              "dino: context.create_backbone() must return a new backbone for the teacher");
-  MDLAB_CHECK(teacher->feature_dim() == dim,
-              "dino: the teacher backbone has feature_dim {}, the student {}",
-              teacher->feature_dim(), dim);
+  auto teacher = mdlab::create_twin_backbone(context, *backbone, "dino teacher");
 
   backbone_ = register_module("backbone", std::move(backbone));
   head_config_.in_dim = dim;
@@ -206,14 +179,9 @@ void Dino::attach(std::shared_ptr<mdlab::Backbone> backbone, mdlab::Context& con
   // The run's collectives as configured by now (the host may set them after construction).
   loss_->set_collectives(context.collectives());
 
-  copy_state(*backbone_, *teacher_backbone_, "backbone");
-  copy_state(*head_, *teacher_head_, "head");
-  student_params_ = backbone_->parameters();
-  teacher_params_ = teacher_backbone_->parameters();
-  for (auto& p : head_->parameters()) student_params_.push_back(p);
-  for (auto& p : teacher_head_->parameters()) teacher_params_.push_back(p);
-  // No gradient reaches the teacher: it only follows the student's EMA.
-  for (auto& p : teacher_params_) p.set_requires_grad(false);
+  // The teacher starts as the student and then only follows its EMA (no gradient reaches it).
+  momentum_.follow(*backbone_, *teacher_backbone_, "dino teacher backbone");
+  momentum_.follow(*head_, *teacher_head_, "dino teacher head");
   train(is_training());
 }
 
@@ -305,9 +273,8 @@ std::vector<mdlab::ParamGroup> Dino::param_groups() {
 }
 
 void Dino::after_optimizer_step(const mdlab::StepInfo& step) {
-  if (teacher_params_.empty()) return;
-  mdlab::ema_update(teacher_params_, student_params_,
-                    mdlab::cosine_momentum(momentum_teacher_, step.step, step.total_steps));
+  if (momentum_.empty()) return;
+  momentum_.update(mdlab::cosine_momentum(momentum_teacher_, step.step, step.total_steps));
 }
 
 }  // namespace mdlab::dino

@@ -18,6 +18,7 @@
 
 #include <mdlab/context.h>
 #include <mdlab/method.h>
+#include <mdlab/momentum.h>
 #include <mdlab/options.h>
 
 #include <cstdint>
@@ -100,8 +101,7 @@ class Dino final : public mdlab::Method {
   DinoHead teacher_head_{nullptr};
   DinoLoss loss_{nullptr};
   // Student and teacher parameters in matching order, for the EMA.
-  std::vector<torch::Tensor> student_params_;
-  std::vector<torch::Tensor> teacher_params_;
+  mdlab::MomentumEncoder momentum_;  // teacher <- student
 };
 
 }  // namespace mdlab::dino

@@ -38,4 +38,18 @@ MDLAB_SDK_API torch::Tensor cross_correlation(const torch::Tensor& a, const torc
 /// The off-diagonal entries of a square matrix [D, D] as a vector [D * (D - 1)].
 MDLAB_SDK_API torch::Tensor off_diagonal(const torch::Tensor& m);
 
+/// VICReg's variance term: mean over the D columns of relu(gamma - sqrt(var + eps)), var each
+/// column's unbiased variance over the global batch (VICReg: gamma 1, eps 1e-4).
+MDLAB_SDK_API torch::Tensor variance_hinge(const torch::Tensor& z, double gamma, double eps,
+                                           Collectives& collectives);
+
+/// VICReg's covariance term: the sum of the squared off-diagonal entries of the covariance
+/// [D, D] of `z` over the global batch (centred, divided by N - 1), divided by D.
+MDLAB_SDK_API torch::Tensor covariance_penalty(const torch::Tensor& z, Collectives& collectives);
+
+/// BYOL's regression loss: the mean over rows of ||p_i / |p_i| - z_i / |z_i| ||^2
+/// (= 2 - 2 cos(p_i, z_i)), each norm floored at 1e-6 as BYOL's l2_normalize (eps 1e-12 on the
+/// squared norm). Row-wise: no cross-rank term.
+MDLAB_SDK_API torch::Tensor normalized_mse(const torch::Tensor& p, const torch::Tensor& z);
+
 }  // namespace mdlab

@@ -65,6 +65,19 @@ struct MDLAB_SDK_API ParamGroup {
   int64_t frozen_epochs = 0;          ///< no updates during the first N epochs (DINO's last layer)
 };
 
+/// How the per-epoch validation pass builds a method's batches from the test split.
+enum class ValidationViews : uint32_t {
+  /// Each slot gets its training augmentation, drawn with one seed fixed for the whole run,
+  /// so `val/` terms mean what the `train/` ones mean and compare across epochs. The default
+  /// for methods with more than one slot.
+  Augmented = 0,
+  /// Every slot gets the un-augmented evaluation view. The default for one-slot methods
+  /// (supervised, reconstruction), whose loss is meaningful on clean images.
+  Plain = 1,
+  /// No validation loss; the online probes are still measured.
+  None = 2,
+};
+
 /// A training objective; owns the heads it builds on top of the backbone.
 class MDLAB_SDK_API Method : public torch::nn::Module {
  public:
@@ -80,6 +93,9 @@ class MDLAB_SDK_API Method : public torch::nn::Module {
   /// Parameter groups; the default puts 1-D tensors (biases, norms) in a group without
   /// weight decay or LARS adaptation and everything else in "default".
   virtual std::vector<ParamGroup> param_groups();
+  /// How validation batches are built (ValidationViews). Default: Augmented with more than
+  /// one view slot, else Plain. Online probes always read un-augmented views.
+  virtual ValidationViews validation_views() const;
   /// Called after each optimiser step (EMA teachers, centres).
   virtual void after_optimizer_step(const StepInfo& step);
   /// Layers besides the encoder that online probes may read, as (name, width), name in

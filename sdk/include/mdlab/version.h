@@ -13,11 +13,11 @@
 #include <string>
 
 /// SDK ABI major version (see the rule above).
-#define MDLAB_SDK_ABI_MAJOR 5
+#define MDLAB_SDK_ABI_MAJOR 6
 /// SDK API minor version (see the rule above).
-#define MDLAB_SDK_API_MINOR 1
+#define MDLAB_SDK_API_MINOR 0
 /// mdlab release version, as in the top-level CMake project.
-#define MDLAB_VERSION_STRING "0.1.0"
+#define MDLAB_VERSION_STRING "0.2.0"
 
 namespace mdlab {
 

@@ -113,7 +113,10 @@ TEST_CASE("a missing base file is an error at its extends entry") {
   auto issues = issues_of([&] { (void)load_experiment(exp, {}); });
   REQUIRE(issues.size() == 1);
   CHECK(issues[0].format() ==
-        exp.string() + ":1:23: base file '" + (dir / "nope.toml").string() + "' does not exist");
+        exp.string() + ":1:23: base file '" + (dir / "nope.toml").string() +
+            "' does not exist (extends entries are relative to the file that names them, so it "
+            "was looked for in " +
+            dir.string() + ": copy the base files there or point the entry at them)");
 
   auto bad_type = write_file(dir, "bad.toml", "extends = 3\n");
   auto type_issues = issues_of([&] { (void)load_experiment(bad_type, {}); });

@@ -36,6 +36,13 @@ int main(int argc, char** argv) {
     nt.backward();
     auto bt = mdlab::barlow_twins::barlow_loss(c1, c2, 0.0051, 1.0, collectives);
     bt.loss.backward();
+    // VICReg's global-batch terms.
+    torch::manual_seed(3);
+    auto v_full = torch::randn({16, 12}) * torch::linspace(0.2, 2.0, 12);
+    auto v = mine(v_full);
+    auto vic = mdlab::variance_hinge(v, 1.0, 1e-4, collectives) +
+               mdlab::covariance_penalty(v, collectives);
+    vic.backward();
     // SyncBatchNorm: a conv + BN + in-place ReLU + BN net run on two views of this rank's
     // rows, as Barlow Twins runs its backbone; loss = mean of squares of both outputs.
     torch::manual_seed(1);
@@ -86,7 +93,9 @@ int main(int argc, char** argv) {
                                        {"grad_z1", s1.grad()},
                                        {"barlow", bt.loss.detach()},
                                        {"grad_b1", c1.grad()},
-                                       {"grad_b2", c2.grad()}});
+                                       {"grad_b2", c2.grad()},
+                                       {"vicreg", vic.detach()},
+                                       {"grad_v", v.grad()}});
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "mdlab_dist_worker: " << e.what() << "\n";

@@ -62,6 +62,11 @@ TEST_CASE("2 Gloo processes with B/2 each give the loss and gradients of 1 proce
   nt.backward();
   auto bt = barlow_twins::barlow_loss(b1, b2, 0.0051, 1.0, local_collectives());
   bt.loss.backward();
+  torch::manual_seed(3);
+  auto v = (torch::randn({16, 12}) * torch::linspace(0.2, 2.0, 12)).requires_grad_(true);
+  auto vic = variance_hinge(v, 1.0, 1e-4, local_collectives()) +
+             covariance_penalty(v, local_collectives());
+  vic.backward();
 
   double nt_mean = 0;
   for (int r = 0; r < 2; ++r) {
@@ -74,6 +79,9 @@ TEST_CASE("2 Gloo processes with B/2 each give the loss and gradients of 1 proce
     check_close(out.at("grad_z1") / 2, z1.grad().narrow(0, 4 * r, 4), 1e-4, 1e-6, "grad_z1");
     check_close(out.at("grad_b1") / 2, b1.grad().narrow(0, 8 * r, 8), 1e-4, 1e-6, "grad_b1");
     check_close(out.at("grad_b2") / 2, b2.grad().narrow(0, 8 * r, 8), 1e-4, 1e-6, "grad_b2");
+    // VICReg's variance and covariance terms: global on every rank, as Barlow Twins'.
+    check_close(out.at("vicreg"), vic.detach(), 1e-5, 1e-6, "vicreg terms");
+    check_close(out.at("grad_v") / 2, v.grad().narrow(0, 8 * r, 8), 1e-4, 1e-6, "grad_v");
   }
   // SimCLR: each rank averages over its anchors; the mean over ranks is the global loss.
   CHECK(nt_mean == Approx(nt.item<double>()).epsilon(1e-5));
