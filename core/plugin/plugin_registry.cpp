@@ -1,6 +1,7 @@
 #include "plugin_registry.h"
 
 #include <mdlab/error.h>
+#include <mdlab/plugin_checks.h>
 #include <mdlab/version.h>
 
 #include <boost/dll/shared_library.hpp>
@@ -34,10 +35,6 @@ void keep_loaded_forever(std::shared_ptr<boost::dll::shared_library> library) {
   static auto* keep = new std::vector<std::shared_ptr<boost::dll::shared_library>>();
   std::lock_guard lock(mutex);
   keep->push_back(std::move(library));
-}
-
-std::string host_torch_version() {
-  return sdk_torch_version();
 }
 
 // Why `file` cannot be a loadable shared object of this machine, or "" when its ELF headers
@@ -181,52 +178,12 @@ bool PluginRegistry::load_file(const fs::path& file) {
                              MDLAB_PLUGIN_INFO_SYMBOL));
     return false;
   }
-  const std::string label = file.filename().string();
-  if (info->abi_major != MDLAB_SDK_ABI_MAJOR) {
-    refuse(file, fmt::format("{}: SDK ABI mismatch: plugin built for mdlab SDK ABI {}, this "
-                             "mdlab provides ABI {}; rebuild the plugin against this SDK",
-                             file.string(), info->abi_major, MDLAB_SDK_ABI_MAJOR));
+  if (std::string why = handshake_problem(*info); !why.empty()) {
+    refuse(file, fmt::format("{}: {}", file.string(), why));
     return false;
   }
-  if (info->struct_size < sizeof(mdlab_plugin_info)) {
-    refuse(file, fmt::format("{}: handshake struct is {} bytes, this mdlab expects {} for ABI {}",
-                             file.string(), info->struct_size, sizeof(mdlab_plugin_info),
-                             MDLAB_SDK_ABI_MAJOR));
-    return false;
-  }
-  if (info->api_minor > MDLAB_SDK_API_MINOR) {
-    refuse(file, fmt::format("{}: SDK API too old: plugin needs SDK API {}.{}, this mdlab "
-                             "provides {}.{}; update mdlab",
-                             file.string(), info->abi_major, info->api_minor, MDLAB_SDK_ABI_MAJOR,
-                             MDLAB_SDK_API_MINOR));
-    return false;
-  }
-  const std::string name = info->name ? info->name : "";
-  const std::string torch_version = info->torch_version ? info->torch_version : "";
-  if (torch_version != host_torch_version()) {
-    refuse(file, fmt::format("{}: LibTorch mismatch: plugin built against LibTorch {}, this "
-                             "mdlab uses LibTorch {}",
-                             file.string(), torch_version.empty() ? "(none)" : torch_version,
-                             host_torch_version()));
-    return false;
-  }
-  if (info->cxx11_abi != sdk_cxx11_abi()) {
-    refuse(file, fmt::format("{}: libstdc++ ABI mismatch: plugin built with "
-                             "_GLIBCXX_USE_CXX11_ABI={}, this mdlab with "
-                             "_GLIBCXX_USE_CXX11_ABI={}",
-                             file.string(), info->cxx11_abi, sdk_cxx11_abi()));
-    return false;
-  }
-  if (std::string_view(plugin_kind_name(info->kind)) == "unknown") {
-    refuse(file, fmt::format("{}: unknown plugin kind {} (this mdlab knows 1..4: backbone, "
-                             "method, generator, evaluator)",
-                             file.string(), info->kind));
-    return false;
-  }
-  if (name.empty()) {
-    refuse(file, fmt::format("{}: plugin has an empty name", file.string()));
-    return false;
-  }
+  const std::string name = info->name;
+  const std::string torch_version = info->torch_version;
   if (const LoadedPlugin* first = find_any(name)) {
     refuse(file, fmt::format("duplicate plugin name '{}': {} and {} both provide it; keeping "
                              "the first, refusing the second",
@@ -312,34 +269,8 @@ std::shared_ptr<Backbone> PluginRegistry::create_backbone(std::string_view name,
 Options PluginRegistry::complete_options(uint32_t kind, std::string_view name,
                                          const Options& given) const {
   const auto& p = require(kind, name);
-  const OptionsSchema schema = p.factory->options_schema();
-  Options out = default_options(schema);
-  for (const auto& [key, value] : given.values()) {
-    const OptionSpec* spec = schema.find(key);
-    if (spec == nullptr) {
-      std::string known;
-      for (const auto& n : schema.names()) known += (known.empty() ? "" : ", ") + n;
-      MDLAB_THROW("{} '{}' has no option '{}' (options: {})", plugin_kind_name(kind), name, key,
-                  known);
-    }
-    OptionValue v = value;
-    if (spec->type == OptionType::Float && std::holds_alternative<int64_t>(v)) {
-      v = static_cast<double>(std::get<int64_t>(v));
-    } else if (spec->type == OptionType::FloatList &&
-               std::holds_alternative<std::vector<int64_t>>(v)) {
-      const auto& ints = std::get<std::vector<int64_t>>(v);
-      v = std::vector<double>(ints.begin(), ints.end());
-    }
-    const std::string problem = spec->check(v);
-    MDLAB_CHECK(problem.empty(), "{} '{}' option '{}': {}", plugin_kind_name(kind), name, key,
-                problem);
-    out.set(key, std::move(v));
-  }
-  for (const auto& spec : schema.specs()) {
-    MDLAB_CHECK(out.has(spec.name), "{} '{}': option '{}' is required", plugin_kind_name(kind),
-                name, spec.name);
-  }
-  return out;
+  return mdlab::complete_options(p.factory->options_schema(), given,
+                                 fmt::format("{} '{}'", plugin_kind_name(kind), name));
 }
 
 std::shared_ptr<Method> PluginRegistry::create_method(std::string_view name, const Options& options,

@@ -36,14 +36,27 @@ torch::Tensor nt_xent(const torch::Tensor& z0, const torch::Tensor& z1, double t
   return F::cross_entropy(logits, positive);
 }
 
+namespace {
+
+// `z` minus its column means over the global batch (autograd-correct); `count` receives the
+// global batch size and `mean` (if not null) the means.
+torch::Tensor centred_over_batch(const torch::Tensor& z, Collectives& collectives, int64_t& count,
+                                 std::string_view who, torch::Tensor* mean = nullptr) {
+  MDLAB_CHECK(z.dim() == 2, "{}: expected [B, D], got {}", who, c10::str(z.sizes()));
+  count = collectives.world_size() * z.size(0);
+  MDLAB_CHECK(count > 1, "{} needs at least 2 samples in the global batch, got {}", who, count);
+  auto m = all_reduce_sum(collectives, z.sum(0)) / static_cast<double>(count);
+  if (mean) *mean = m;
+  return z - m;
+}
+
+}  // namespace
+
 torch::Tensor standardize_over_batch(const torch::Tensor& z, double eps, Collectives& collectives,
                                      torch::Tensor* mean_out, torch::Tensor* var_out) {
-  MDLAB_CHECK(z.dim() == 2, "standardize_over_batch: expected [B, D], got {}", c10::str(z.sizes()));
-  // Counts and sums over every rank's rows (autograd-correct), then the usual formulas.
-  const auto count = collectives.world_size() * z.size(0);
-  MDLAB_CHECK(count > 1, "batch standardisation needs at least 2 samples, got {}", count);
-  auto mean = all_reduce_sum(collectives, z.sum(0)) / static_cast<double>(count);
-  auto centred = z - mean;
+  int64_t count = 0;
+  torch::Tensor mean;
+  auto centred = centred_over_batch(z, collectives, count, "standardize_over_batch", &mean);
   auto sq = all_reduce_sum(collectives, centred.pow(2).sum(0));
   auto var = sq / static_cast<double>(count);
   if (mean_out) *mean_out = mean.detach();
@@ -68,19 +81,6 @@ torch::Tensor off_diagonal(const torch::Tensor& m) {
   // first column: what remains are the off-diagonal entries, row by row.
   return m.flatten().narrow(0, 0, d * d - 1).view({d - 1, d + 1}).narrow(1, 1, d).flatten();
 }
-
-namespace {
-
-// The column means and the centred rows of `z` over the global batch (autograd-correct).
-torch::Tensor centred_over_batch(const torch::Tensor& z, Collectives& collectives, int64_t& count,
-                                 std::string_view who) {
-  MDLAB_CHECK(z.dim() == 2, "{}: expected [B, D], got {}", who, c10::str(z.sizes()));
-  count = collectives.world_size() * z.size(0);
-  MDLAB_CHECK(count > 1, "{} needs at least 2 samples in the global batch, got {}", who, count);
-  return z - all_reduce_sum(collectives, z.sum(0)) / static_cast<double>(count);
-}
-
-}  // namespace
 
 torch::Tensor variance_hinge(const torch::Tensor& z, double gamma, double eps,
                              Collectives& collectives) {

@@ -1,11 +1,9 @@
 #include <mdlab/error.h>
+#include <mdlab/plugin_checks.h>
 #include <mdlab/testing/plugin_under_test.h>
-#include <mdlab/version.h>
 
 #include <boost/dll/shared_library.hpp>
 #include <fmt/format.h>
-
-#include <cstring>
 
 namespace mdlab::testing {
 
@@ -42,18 +40,8 @@ PluginUnderTest::PluginUnderTest(const std::filesystem::path& library) : path_(l
               library.string(), MDLAB_PLUGIN_INFO_SYMBOL);
   info_ = lib->get<const mdlab_plugin_info*()>(MDLAB_PLUGIN_INFO_SYMBOL)();
   MDLAB_CHECK(info_ != nullptr, "{}: {} returned null", library.string(), MDLAB_PLUGIN_INFO_SYMBOL);
-  MDLAB_CHECK(info_->abi_major == MDLAB_SDK_ABI_MAJOR,
-              "{}: built against SDK ABI {}, this test kit is ABI {} (rebuild the plugin)",
-              library.string(), info_->abi_major, MDLAB_SDK_ABI_MAJOR);
-  MDLAB_CHECK(info_->api_minor <= sdk_api_minor(),
-              "{}: built against SDK API minor {}, the loaded SDK has {}", library.string(),
-              info_->api_minor, sdk_api_minor());
-  MDLAB_CHECK(std::strcmp(info_->torch_version, sdk_torch_version()) == 0,
-              "{}: built against LibTorch {}, the SDK against {}", library.string(),
-              info_->torch_version, sdk_torch_version());
-  MDLAB_CHECK(info_->cxx11_abi == sdk_cxx11_abi(),
-              "{}: built with _GLIBCXX_USE_CXX11_ABI={}, the SDK with {}", library.string(),
-              info_->cxx11_abi, sdk_cxx11_abi());
+  const std::string why = handshake_problem(*info_);
+  MDLAB_CHECK(why.empty(), "{}: {}", library.string(), why);
   MDLAB_CHECK(lib->has(MDLAB_PLUGIN_FACTORY_ALIAS), "{}: no {} alias", library.string(),
               MDLAB_PLUGIN_FACTORY_ALIAS);
   factory_ = lib->get_alias<const PluginFactory* const>(MDLAB_PLUGIN_FACTORY_ALIAS);
@@ -67,21 +55,10 @@ OptionsSchema PluginUnderTest::options_schema() const {
 
 Options PluginUnderTest::options(
     const std::vector<std::pair<std::string, OptionValue>>& overrides) const {
-  const OptionsSchema schema = options_schema();
-  Options options = default_options(schema);
-  for (const auto& [name, value] : overrides) {
-    const OptionSpec* spec = schema.find(name);
-    MDLAB_CHECK(spec != nullptr, "plugin '{}' has no option '{}' (it has: {})", info_->name, name,
-                fmt::join(schema.names(), ", "));
-    // Integers stand for floats, as in an experiment file.
-    OptionValue v = value;
-    if (spec->type == OptionType::Float && option_value_type(v) == OptionType::Int)
-      v = static_cast<double>(std::get<int64_t>(v));
-    const std::string problem = spec->check(v);
-    MDLAB_CHECK(problem.empty(), "plugin '{}' option '{}': {}", info_->name, name, problem);
-    options.set(name, std::move(v));
-  }
-  return options;
+  Options given;
+  for (const auto& [name, value] : overrides) given.set(name, value);
+  return complete_options(options_schema(), given,
+                          fmt::format("{} '{}'", plugin_kind_name(info_->kind), info_->name));
 }
 
 std::shared_ptr<Method> PluginUnderTest::create_method(const Options& options,

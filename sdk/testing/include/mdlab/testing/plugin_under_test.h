@@ -27,8 +27,9 @@ class PluginUnderTest {
   const mdlab_plugin_info& info() const { return *info_; }
   /// The options the plugin accepts.
   OptionsSchema options_schema() const;
-  /// The schema's defaults with `overrides` applied, each checked as an experiment file's
-  /// value would be (unknown keys listing the known ones, types, ranges, choices).
+  /// The schema's defaults with `overrides` applied and checked as a run checks them
+  /// (complete_options of plugin_checks.h: unknown keys listing the known ones, types, ranges,
+  /// choices, required options).
   Options options(const std::vector<std::pair<std::string, OptionValue>>& overrides = {}) const;
   /// A new method; throws unless the plugin is a method.
   std::shared_ptr<Method> create_method(const Options& options, Context& context) const;
