@@ -182,15 +182,18 @@ CoreEvalData::Split& CoreEvalData::base_split(const std::string& name) {
     format = o.get_string("format");
   }
   // Fixed-size formats are resized to the evaluation size; folders are resized and centre
-  // cropped as for validation.
+  // cropped as for validation, unless the training data is itself a fixed-size format: its
+  // test images are not cropped, so a folder set beside it (variations of those images, a
+  // shift set) is resized only, or a probe would see it zoomed by 1 / 0.875.
   const int natural = dataset_image_size(*s->source, format);
   if (size == 0) size = natural;
   MDLAB_CHECK(size > 0,
               "split '{}': no evaluation size (the method's first view has none and the "
               "dataset's images vary in size); set [data.eval] size",
               name);
+  const bool uncropped = natural > 0 || data.get_string("format") != "folder";
   s->eval = std::make_unique<ViewTransform>(
-      eval_augment_config(config_, size, channels, natural > 0 ? "none" : "eval"));
+      eval_augment_config(config_, size, channels, uncropped ? "none" : "eval"));
   return *splits_.emplace(name, std::move(s)).first->second;
 }
 

@@ -172,7 +172,7 @@ ExperimentSchema experiment_schema() {
        "Further datasets for the evaluators, by name: shift sets (labels = \"training\") and "
        "transfer sets. An evaluator reads them as splits \"<name>/train\" and \"<name>/test\", "
        "through the [data.eval] transform (Resize + CenterCrop for folders, Resize for "
-       "fixed-size formats)."});
+       "fixed-size formats and for folders beside fixed-size training data)."});
 
   OptionsSchema train;
   train.add_int("epochs", 1, "Passes over the training set").range(1, 100000);

@@ -242,3 +242,68 @@ v = d[()]
 assert v[0, 0] > 0 and v[0, 3] == 12 and v[0, 4] == 12, v   # inverted colours: far apart
 print("fid ok")
 PY
+
+# A folder set beside fixed-size training data (IDX) is evaluated as the IDX test images are:
+# resized only, never centre-cropped (a probe would otherwise see it zoomed by 1 / 0.875). The
+# same 300 test images as an IDX dataset and as PNG class folders give the same features (FID
+# 0, the same accuracy).
+"$PY" - "$WORK/same" <<'PY'
+import gzip, os, sys, numpy as np
+from PIL import Image
+out, src, n = sys.argv[1], "/usr/share/datasets/fashion-mnist", 300
+def payload(name, offset):
+    with gzip.open(f"{src}/{name}.gz") as f:
+        return f.read()[offset:]
+images = np.frombuffer(payload("t10k-images-idx3-ubyte", 16), np.uint8)[: n * 784].reshape(n, 28, 28)
+labels = np.frombuffer(payload("t10k-labels-idx1-ubyte", 8), np.uint8)[:n]
+os.makedirs(f"{out}/fashion-idx")  # "fashion" in the path: the Fashion-MNIST class names
+with open(f"{out}/fashion-idx/t10k-images-idx3-ubyte", "wb") as f:
+    f.write(bytes([0, 0, 8, 3]) + np.array([n, 28, 28], ">u4").tobytes() + images.tobytes())
+with open(f"{out}/fashion-idx/t10k-labels-idx1-ubyte", "wb") as f:
+    f.write(bytes([0, 0, 8, 1]) + np.array([n], ">u4").tobytes() + labels.tobytes())
+names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+         "Bag", "Ankle boot"]
+folders = [c.replace("/", "_").replace(" ", "_") for c in names]
+with open(f"{out}/classes.txt", "w") as f:
+    f.writelines(f"{a}\t{b}\n" for a, b in zip(folders, names))
+for i, (x, y) in enumerate(zip(images, labels)):
+    os.makedirs(f"{out}/png/test/{folders[y]}", exist_ok=True)
+    Image.fromarray(x).convert("RGB").save(f"{out}/png/test/{folders[y]}/{i}.png")
+PY
+cat > "$WORK/same.toml" <<EOF2
+extends = "$SRC/tests/integration/data/tiny.toml"
+
+[datasets.as-idx]
+format = "idx"
+root = "$WORK/same/fashion-idx"
+train_split = ""
+labels = "training"
+
+[datasets.as-png]
+format = "folder"
+root = "$WORK/same/png"
+class_list = "$WORK/same/classes.txt"
+train_split = ""
+labels = "training"
+
+[[eval]]
+name = "robustness"
+sets = ["as-idx/test", "as-png/test"]
+epochs = 1
+lr = 0.01
+
+[[eval]]
+name = "fid"
+real = "as-idx/test"
+synthetic = "as-png/test"
+features = "encoder"
+EOF2
+expect_status 0 "$MDLAB" run "$WORK/same.toml" --out "$WORK/same-run" --set train.max_steps=2
+"$PY" - "$WORK/same-run/run.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+acc = f["eval/robustness/accuracy"][()][0]
+fid = f["eval/fid/quality"][()][0, 0]
+assert abs(acc[1] - acc[2]) < 1e-12 and abs(fid) < 1e-3, (acc, fid)
+print("folder beside IDX uncropped ok", acc, fid)
+PY
