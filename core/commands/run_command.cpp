@@ -159,7 +159,11 @@ int run_checked_experiment(const Experiment& exp, const fs::path& run_dir, bool 
         std::chrono::milliseconds(static_cast<int64_t>(e.get_float("distributed_timeout") * 1000)));
   }
   const bool resuming = resume && fs::exists(log_dir / "run.h5");
-  MDLAB_CHECK(resuming || !fs::exists(run_dir / "run.h5"),
+  // Each rank judges only its own run log. Rank 0 creates run_dir/run.h5 as soon as the group
+  // is up, so another rank that looked there could find it and take a fresh run for an old one
+  // (a startup race); a directory that really holds an earlier run is refused by rank 0 (and,
+  // under `--nproc`, by the launcher before any rank starts).
+  MDLAB_CHECK(resume || !fs::exists(log_dir / "run.h5"),
               "{} already holds a run; pass --resume to continue it or choose another --out",
               run_dir.string());
   if (resuming) {
