@@ -154,6 +154,7 @@ int command_run(const std::vector<std::string>& args) {
     return kExitOk;
   request.experiment = experiment;
   if (!out.empty()) request.out = fs::path(out);
+  request.plugin_paths = plugin_paths;
   auto registry = load_plugins(plugin_paths, true);
   if (!request.resume && is_workflow_file(request.experiment)) {
     MDLAB_CHECK(request.sets.empty(),
@@ -163,6 +164,8 @@ int command_run(const std::vector<std::string>& args) {
     WorkflowRequest workflow;
     workflow.file = request.experiment;
     workflow.out = request.out;
+    workflow.nproc = request.nproc;
+    workflow.plugin_paths = plugin_paths;
     return run_workflow(workflow, registry);
   }
   return run_experiment(request, registry);
@@ -184,13 +187,15 @@ int command_sweep(const std::vector<std::string>& args) {
       "$SLURM_ARRAY_TASK_ID)")("dry-run", po::bool_switch(&request.dry_run),
                                "list the cells and what would be done with each; run nothing")(
       "retry-failed", po::bool_switch(&request.retry_failed),
-      "run cells that failed before again (from their last checkpoint)");
+      "run cells that failed before again (from their last checkpoint)")(
+      "nproc", po::value(&request.nproc)->default_value(1),
+      "train each cell data-parallel in N local processes (as mdlab run --nproc)");
   visible.add(plugin_options(plugin_paths));
   const auto positional_arg = positional("experiment", experiment);
   po::variables_map vm;
   if (!parse(args,
              "usage: mdlab sweep EXP.toml [--set key=value]... [--out DIR] [--seeds N] "
-             "[--cell K] [--dry-run] [--retry-failed]\n\n"
+             "[--cell K] [--dry-run] [--retry-failed] [--nproc N]\n\n"
              "Runs every cell of the file's [sweep] table, each in its own run directory named "
              "after its values below the sweep folder, and keeps the sweep record sweep.h5 "
              "there. Every cell is validated before any runs. Run it again to continue: "
@@ -200,6 +205,7 @@ int command_sweep(const std::vector<std::string>& args) {
     return kExitOk;
   request.file = experiment;
   if (!out.empty()) request.out = fs::path(out);
+  request.plugin_paths = plugin_paths;
   auto registry = load_plugins(plugin_paths, true);
   return run_sweep(request, registry);
 }
@@ -511,7 +517,6 @@ int command_eval(const std::vector<std::string>& args) {
 int command_generate(const std::vector<std::string>& args) {
   GenerateRequest request;
   std::string config, shard, out, run_dir;
-  int64_t nproc = 1;
   std::vector<std::string> plugin_paths;
   po::options_description visible("options");
   visible.add_options()("help,h", "this text")("set", po::value(&request.sets)->composing(),
@@ -525,7 +530,7 @@ int command_generate(const std::vector<std::string>& args) {
       "directory for run.h5 and manifest.tsv (default: <output_dir>/<name>/<timestamp>-generate)")(
       "validate", po::bool_switch(&request.validate_only),
       "check the file (all errors at once) and make nothing")(
-      "nproc", po::value(&nproc)->default_value(1),
+      "nproc", po::value(&request.nproc)->default_value(1),
       "make the set in N local processes, shard i of N each (one per GPU); under torchrun or "
       "srun each process takes its RANK / WORLD_SIZE shard without --shard");
   visible.add(plugin_options(plugin_paths));
@@ -548,23 +553,14 @@ int command_generate(const std::vector<std::string>& args) {
   }
   if (!out.empty()) request.out = fs::path(out);
   if (!run_dir.empty()) request.run_dir = fs::path(run_dir);
-  if (nproc > 1) {
+  if (request.nproc > 1) {
     if (!shard.empty()) throw UsageError("--nproc and --shard exclude each other");
     if (request.validate_only) throw UsageError("--validate runs in one process; drop --nproc");
     if (launched_by_mdlab() || launch_environment(std::getenv))
       throw UsageError("--nproc starts the processes itself; under torchrun or srun leave it out");
-    // Every rank gets these arguments and takes its shard from RANK / WORLD_SIZE.
-    std::vector<std::string> worker_args{"generate"};
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "--nproc") {
-        ++i;
-      } else if (args[i].rfind("--nproc=", 0) != 0) {
-        worker_args.push_back(args[i]);
-      }
-    }
-    return launch_local(nproc, worker_args).status;
   }
-  if (shard.empty() && !request.validate_only) {
+  request.plugin_paths = plugin_paths;
+  if (shard.empty() && !request.validate_only && request.nproc == 1) {
     if (auto launch = launch_environment(std::getenv)) {
       request.shard = Shard{launch->rank, launch->world_size};
       request.shard_from_environment = true;

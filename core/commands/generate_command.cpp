@@ -11,6 +11,7 @@
 #include "host_checks.h"
 #include "image_encode.h"
 #include "launch_environment.h"
+#include "local_launcher.h"
 #include "progress.h"
 #include "run_command.h"
 #include "run_context.h"
@@ -197,6 +198,24 @@ std::string manifest_text(const std::vector<ManifestRow>& rows) {
   return text;
 }
 
+// `mdlab generate --nproc N`: every rank gets the request's arguments and takes its shard
+// from RANK / WORLD_SIZE.
+int launch_generate(const GenerateRequest& request, const std::string& seeding) {
+  MDLAB_CHECK(!launched_by_mdlab() && !launch_environment(std::getenv),
+              "--nproc starts the processes itself; under torchrun or srun, which start them, "
+              "leave it out");
+  MDLAB_CHECK(seeding != "diffusers",
+              "seeding = \"diffusers\" draws one noise stream through the whole run, so its "
+              "images depend on every earlier batch and cannot be shared out over --nproc "
+              "processes; use seeding = \"per_image\"");
+  std::vector<std::string> args{"generate", request.config.string()};
+  for (const auto& set : request.sets) args.insert(args.end(), {"--set", set});
+  if (request.out) args.insert(args.end(), {"--out", request.out->string()});
+  if (request.run_dir) args.insert(args.end(), {"--run-dir", request.run_dir->string()});
+  for (auto& a : plugin_path_args(request.plugin_paths)) args.push_back(std::move(a));
+  return launch_local(request.nproc, args).status;
+}
+
 }  // namespace
 
 // A TSV field with backslash, tab, line feed and carriage return written as \\, \t, \n, \r
@@ -242,6 +261,7 @@ int generate_command(const GenerateRequest& request, const PluginRegistry& regis
   }
   // Sources only: [data.synthetic] root is where a generate config may write.
   check_data_paths(exp, DataPathUse{/*synthetic=*/false, /*datasets=*/false});
+  if (request.nproc > 1) return launch_generate(request, gen.get_string("seeding"));
   // The experiment seed picks the `fraction` subset (as in training); the noise has its own.
   const uint64_t seed = static_cast<uint64_t>(e.get_int("seed"));
   const uint64_t noise_seed =

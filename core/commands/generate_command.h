@@ -46,10 +46,14 @@ struct GenerateRequest {
   std::optional<std::filesystem::path> run_dir;  ///< --run-dir: where run.h5 and the manifest go
   bool validate_only = false;                    ///< --validate: check the file, make nothing
   bool shard_from_environment = false;           ///< the shard is this rank of RANK/WORLD_SIZE
+  int64_t nproc = 1;                             ///< --nproc: local processes, a shard each
+  std::vector<std::string> plugin_paths;         ///< --plugin-path, given on to those processes
 };
 
 /// Generates the mirror tree; returns the exit code (0 done, 130 interrupted: rerun to
-/// resume). Config errors are thrown as ConfigError before anything is written.
+/// resume). Config errors are thrown as ConfigError before anything is written. With
+/// `nproc` > 1 the file is checked here and then made by that many local processes (the
+/// local launcher), each taking its shard from RANK / WORLD_SIZE.
 int generate_command(const GenerateRequest& request, const PluginRegistry& registry);
 
 }  // namespace mdlab

@@ -67,6 +67,7 @@ int launch_run(const RunRequest& request, const fs::path& experiment_file, const
   std::vector<std::string> args{"run", experiment_file.string(), "--out", run_dir.string()};
   for (const auto& set : request.sets) args.insert(args.end(), {"--set", set});
   if (resume) args.push_back("--resume");
+  for (auto& a : plugin_path_args(request.plugin_paths)) args.push_back(std::move(a));
   std::fprintf(stderr, "mdlab: starting %lld processes for %s\n",
                static_cast<long long>(request.nproc), run_dir.string().c_str());
   const LaunchResult result = launch_local(request.nproc, args);
@@ -96,6 +97,12 @@ int launch_run(const RunRequest& request, const fs::path& experiment_file, const
 }
 
 }  // namespace
+
+std::vector<std::string> plugin_path_args(const std::vector<std::string>& plugin_paths) {
+  std::vector<std::string> args;
+  for (const auto& p : plugin_paths) args.insert(args.end(), {"--plugin-path", p});
+  return args;
+}
 
 int run_experiment(const RunRequest& request, const PluginRegistry& registry) {
   fs::path experiment_file = request.experiment;

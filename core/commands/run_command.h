@@ -13,12 +13,17 @@ namespace mdlab {
 
 /// Arguments of `mdlab run`.
 struct RunRequest {
-  std::filesystem::path experiment;        ///< experiment file, or a run directory to resume
-  std::vector<std::string> sets;           ///< --set overrides
+  std::filesystem::path experiment;          ///< experiment file, or a run directory to resume
+  std::vector<std::string> sets;             ///< --set overrides
   std::optional<std::filesystem::path> out;  ///< --out: the run directory itself
-  bool resume = false;                     ///< --resume
-  int64_t nproc = 1;                       ///< --nproc: local processes (data parallel)
+  bool resume = false;                       ///< --resume
+  int64_t nproc = 1;                         ///< --nproc: local processes (data parallel)
+  std::vector<std::string> plugin_paths;     ///< --plugin-path, given on to those processes
 };
+
+/// `--plugin-path P` for each of `plugin_paths`: what a launched process needs to find the
+/// plugins its launcher found.
+std::vector<std::string> plugin_path_args(const std::vector<std::string>& plugin_paths);
 
 /// The local time now, formatted with fmt's chrono `format` ("{:%Y%m%d-%H%M%S}").
 std::string now_text(const char* format);

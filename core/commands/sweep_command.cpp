@@ -159,6 +159,24 @@ size_t find_cell(const Sweep& sweep, const std::string& which) {
                                   which)}});
 }
 
+// A cell trained by `request.nproc` local processes (`mdlab run --nproc`); they load the
+// cell from the config.toml in its folder.
+int run_cell_in_processes(const Experiment& cell, const fs::path& dir, bool resume,
+                          const SweepRequest& request, const PluginRegistry& registry) {
+  fs::create_directories(dir);
+  // A new cell's folder can hold the config.toml of a launch that died before its run log,
+  // which the plan does not compare (it compares folders with a run log): written anew.
+  if (!resume || !fs::exists(dir / "config.toml"))
+    write_file_atomic(dir / "config.toml", cell.text);
+  RunRequest run;
+  run.experiment = dir / "config.toml";
+  run.out = dir;
+  run.resume = resume;
+  run.nproc = request.nproc;
+  run.plugin_paths = request.plugin_paths;
+  return run_experiment(run, registry);
+}
+
 }  // namespace
 
 bool is_sweep_file(const fs::path& file) {
@@ -274,6 +292,8 @@ int run_sweep(const SweepRequest& request, const PluginRegistry& registry) {
   install_interrupt_handlers();
   std::vector<std::string> failed;
   size_t completed = 0, skipped = 0;
+  // A cell's processes take the signal from the launcher, not from this process's handler.
+  bool interrupted = false;
   for (size_t i : selected) {
     if (interrupt_requested()) break;
     const auto& cell = cells[i];
@@ -296,9 +316,11 @@ int run_sweep(const SweepRequest& request, const PluginRegistry& registry) {
     std::fprintf(stderr, "mdlab: sweep: %s: %s -> %s\n", which.c_str(),
                  plan.state == CellState::New ? "starting" : "resuming", dir.string().c_str());
     int status = kExitFailure;
+    const bool resume = plan.state != CellState::New;
     try {
-      status =
-          run_checked_experiment(checked.cells[i], dir, plan.state != CellState::New, registry);
+      status = request.nproc > 1
+                   ? run_cell_in_processes(checked.cells[i], dir, resume, request, registry)
+                   : run_checked_experiment(checked.cells[i], dir, resume, registry);
     } catch (const std::exception& error) {
       std::fprintf(stderr, "mdlab: sweep: %s failed: %s\n", which.c_str(),
                    error_text(error).c_str());
@@ -309,14 +331,17 @@ int run_sweep(const SweepRequest& request, const PluginRegistry& registry) {
       std::fprintf(stderr, "mdlab: warning: sweep record %s not updated: %s\n",
                    (out / kSweepRecordFile).string().c_str(), error_text(error).c_str());
     }
-    if (status == kExitInterrupted) break;
+    if (status == kExitInterrupted) {
+      interrupted = true;
+      break;
+    }
     if (status == kExitOk) {
       ++completed;
     } else {
       failed.push_back(cell.name);
     }
   }
-  if (interrupt_requested()) {
+  if (interrupted || interrupt_requested()) {
     std::fprintf(stderr,
                  "mdlab: sweep interrupted; continue it with the same command (completed cells "
                  "are skipped, the interrupted one resumes)\n");

@@ -10,7 +10,8 @@
 // from their last checkpoint, failed ones reported (and run again with --retry-failed). A
 // cell folder that holds a run of another configuration is an error, so results never mix.
 // Several processes may share a sweep folder when each runs other cells (`--cell K`, as a
-// SLURM job array does).
+// SLURM job array does). With `--nproc N` each cell trains data-parallel in N local processes,
+// which read the cell's resolved config.toml from its folder, as `mdlab run --resume` does.
 #pragma once
 
 #include "experiment.h"
@@ -34,6 +35,8 @@ struct SweepRequest {
   std::string cell;           ///< --cell: one cell by index (from 0) or name; "" for all
   bool dry_run = false;       ///< --dry-run: list the cells and their state, run nothing
   bool retry_failed = false;  ///< --retry-failed: run failed cells again (resuming)
+  int64_t nproc = 1;          ///< --nproc: train each cell in that many local processes
+  std::vector<std::string> plugin_paths;  ///< --plugin-path, given on to those processes
 };
 
 /// A sweep file expanded and every cell checked.

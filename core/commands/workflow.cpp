@@ -271,8 +271,10 @@ std::string expand(const std::string& text, std::span<const Stage> earlier,
   return out + text.substr(last);
 }
 
-// Resolves every stage's overrides, cache key and output, validating each stage's file.
-void resolve(Workflow& w, const fs::path& dir, const PluginRegistry& registry) {
+// Resolves every stage's overrides, cache key and output, validating each stage's file. A run
+// stage's key also holds the process count: batch_size is per process, so a run in `nproc`
+// processes is another experiment (generation makes the same images in any number).
+void resolve(Workflow& w, const fs::path& dir, int64_t nproc, const PluginRegistry& registry) {
   std::set<std::string> all;
   for (const auto& st : w.stages) all.insert(st.name);
   std::vector<ConfigIssue> issues;
@@ -287,6 +289,7 @@ void resolve(Workflow& w, const fs::path& dir, const PluginRegistry& registry) {
     try {
       if (st.kind == StageKind::Run) {
         identity += load_experiment_checked(st.file, st.resolved_sets, registry).text;
+        if (nproc > 1) identity += fmt::format("\nprocesses {}\n", nproc);
       } else if (st.kind == StageKind::Generate) {
         identity +=
             load_experiment_checked(st.file, st.resolved_sets, registry, generate_schema()).text;
@@ -360,7 +363,7 @@ int run_workflow(const WorkflowRequest& request, const PluginRegistry& registry)
       dir = w.output_dir / w.name / fmt::format("{}-{}", stamp, i);
     }
   }
-  resolve(w, fs::absolute(dir), registry);
+  resolve(w, fs::absolute(dir), request.nproc, registry);
   if (request.validate_only) {
     for (const auto& st : w.stages) {
       std::fprintf(stderr, "%s: stage %s (%s) ok\n", request.file.string().c_str(), st.name.c_str(),
@@ -397,6 +400,8 @@ int run_workflow(const WorkflowRequest& request, const PluginRegistry& registry)
           run.sets = st.resolved_sets;
           run.out = st.output;
           run.resume = st.cache;  // a cached run left unfinished continues where it stopped
+          run.nproc = request.nproc;
+          run.plugin_paths = request.plugin_paths;
           status = run_experiment(run, registry);
           what = "ran";
         }
@@ -415,6 +420,8 @@ int run_workflow(const WorkflowRequest& request, const PluginRegistry& registry)
         gen.sets = st.resolved_sets;
         gen.out = st.output;
         gen.run_dir = dir / fmt::format("{}-generate-log", st.name);
+        gen.nproc = request.nproc;
+        gen.plugin_paths = request.plugin_paths;
         status = generate_command(gen, registry);
         what = "generated (existing images kept)";
       }

@@ -34,11 +34,14 @@
 // one that did not is resumed; a cached export is reused when its folder exists; a generate
 // stage always runs and makes only the images missing. Every stage file is validated before
 // anything runs. The workflow directory gets workflow.toml (the resolved stages) and
-// comparison.txt (the table printed at the end).
+// comparison.txt (the table printed at the end). `mdlab run FILE --nproc N` runs the run and
+// generate stages in N local processes each; a run stage's cache key then holds N, since
+// batch_size is per process.
 #pragma once
 
 #include "plugin_registry.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -55,6 +58,8 @@ struct WorkflowRequest {
   std::filesystem::path file;                ///< the workflow file
   std::optional<std::filesystem::path> out;  ///< the workflow directory (default: timestamped)
   bool validate_only = false;                ///< check the file and every stage's, run nothing
+  int64_t nproc = 1;  ///< --nproc: run and generate stages in that many local processes
+  std::vector<std::string> plugin_paths;  ///< --plugin-path, given on to those processes
 };
 
 /// Runs (or validates) a workflow; returns the exit status (0, 1, 130; the first stage that

@@ -6,7 +6,8 @@
 # - a resume with another process count is refused; SIGINT then --resume continues a 2-process
 #   run to the weights of an uninterrupted one;
 # - a killed worker stops the run, naming its rank, in the output and the run log;
-# - `mdlab generate --nproc 2` writes the files of one process, byte for byte.
+# - `mdlab generate --nproc 2` writes the files of one process, byte for byte;
+# - `mdlab sweep --nproc 2` and a workflow with --nproc 2 train and generate as those do.
 source "$(dirname "$0")/lib.sh"
 need_h5py
 D="$WORK/d"
@@ -63,6 +64,19 @@ assert rel <= float(sys.argv[4]), rel
 PY
 }
 ck() { echo "$1/checkpoints/step-$(printf %09d "$2")/model.safetensors"; }
+# interrupt_when PID WHAT COMMAND...: once COMMAND succeeds (polled for up to 30 s), SIGINT to
+# the background job PID, which must then exit 130 (its stderr in $WORK/err).
+interrupt_when() {
+  local pid=$1 what=$2 status=0
+  shift 2
+  for _ in $(seq 1 300); do
+    "$@" && break
+    sleep 0.1
+  done
+  kill -INT "$pid"
+  wait "$pid" || status=$?
+  [ "$status" = 130 ] || { cat "$WORK/err"; fail "$what: exit $status, expected 130"; }
+}
 
 # 1. Same weights as one process.
 for m in simclr bt; do
@@ -109,15 +123,7 @@ LONG=(--set train.max_steps=30 --set train.batch_size=8 --set train.checkpoint_e
       --set train.validate=false)
 expect_status 0 "$MDLAB" run "$D/simclr.toml" --out "$D/whole" --nproc 2 "${LONG[@]}"
 "$MDLAB" run "$D/simclr.toml" --out "$D/cut" --nproc 2 "${LONG[@]}" >"$WORK/out" 2>"$WORK/err" &
-launcher=$!
-for _ in $(seq 1 300); do
-  [ -f "$D/cut/checkpoints/latest" ] && break
-  sleep 0.1
-done
-kill -INT "$launcher"
-status=0
-wait "$launcher" || status=$?
-[ "$status" = 130 ] || { cat "$WORK/err"; fail "interrupted run: exit $status, expected 130"; }
+interrupt_when "$!" "interrupted run" test -f "$D/cut/checkpoints/latest"
 expect_text "$WORK/err" "resume with: mdlab run --resume"
 expect_status 1 "$MDLAB" run --resume "$D/cut"
 expect_text "$WORK/err" "resume with the same count (mdlab run --resume RUN_DIR --nproc 2)"
@@ -191,6 +197,73 @@ test -f "$D/genlogs/shard0of2/manifest.tsv" && test -f "$D/genlogs/shard1of2/man
   fail "no per-shard run directories"
 expect_status 2 "$MDLAB" generate "$D/gen.toml" --nproc 2 --shard 0/2
 expect_text "$WORK/err" "--nproc and --shard exclude each other"
+
+# 5. A sweep and a workflow with --nproc 2: every cell and every run and generate stage in 2
+# processes, each the same as its own `mdlab run --nproc 2` / `mdlab generate --nproc 2`.
+cat > "$D/sweep.toml" <<EOF2
+extends = ["simclr.toml"]
+[sweep]
+"train.lr" = [0.01, 0.02]
+EOF2
+expect_status 0 "$MDLAB" sweep "$D/sweep.toml" --out "$D/sw" --nproc 2 \
+  --set train.batch_size=8 "${VIT[@]}"
+"$PY" - "$D/sw" "$(ck "$D/two_simclr" 3)" "$SRC/tests/integration" <<'PY'
+import glob, os, sys, h5py, torch
+sys.path.insert(0, sys.argv[3])
+import st
+logs = sorted(glob.glob(os.path.join(sys.argv[1], "*", "run.h5")))
+assert len(logs) == 2, logs
+text = lambda m, k: (m[k].decode() if isinstance(m[k], bytes) else str(m[k])).strip("\x00 ")
+for log in logs:
+    meta = h5py.File(log, "r")["meta"].attrs
+    assert text(meta, "status") == "completed" and text(meta, "world_size") == "2", log
+cell = [l for l in logs if "0.01" in l][0]
+a = st.load(sys.argv[2])
+b = st.load(os.path.join(os.path.dirname(cell), "checkpoints/step-000000003/model.safetensors"))
+worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
+print(f"sweep cell lr=0.01 in 2 processes vs mdlab run --nproc 2: max |diff| {worst:.1e}")
+assert worst == 0.0, worst
+PY
+# Interrupted in a cell, the sweep says so and exits 130 (the cell's processes took the
+# signal through the launcher, not the sweep's own handler).
+"$MDLAB" sweep "$D/sweep.toml" --out "$D/swcut" --nproc 2 --set train.batch_size=8 \
+  --set train.max_steps=100000 --set train.epochs=100 "${VIT[@]}" >"$WORK/out" 2>"$WORK/err" &
+interrupt_when "$!" "interrupted sweep" grep -q "train: started" "$WORK/err"
+expect_text "$WORK/err" "sweep interrupted"
+cat > "$D/flow.toml" <<EOF2
+[workflow]
+name = "dflow"
+output_dir = "$WORK/runs"
+cache_dir = "$WORK/cache"
+[[stage]]
+name = "train"
+run = "simclr.toml"
+set = ['train.batch_size = 8', '${VIT[1]}']
+cache = true
+[[stage]]
+name = "partners"
+generate = "gen.toml"
+EOF2
+expect_status 0 "$MDLAB" run "$D/flow.toml" --out "$D/flow2" --nproc 2
+expect_text "$WORK/err" "stage train ran"
+"$PY" - "$D/flow2/train/run.h5" "$(ck "$D/two_simclr" 3)" "$(ck "$D/flow2/train" 3)" \
+  "$SRC/tests/integration" <<'PY'
+import sys, h5py
+sys.path.insert(0, sys.argv[4])
+import st
+w = h5py.File(sys.argv[1], "r")["meta"].attrs["world_size"]
+assert (w.decode() if isinstance(w, bytes) else str(w)).strip("\x00 ") == "2", w
+a, b = st.load(sys.argv[2]), st.load(sys.argv[3])
+assert max((a[k].double() - b[k].double()).abs().max().item() for k in a) == 0.0
+PY
+diff -r "$D/gen1" "$D/flow2/partners" || fail "the workflow's 2-process partners differ"
+test -f "$D/flow2/partners-generate-log/shard1of2/manifest.tsv" || fail "no shard run directory"
+# In one process the run stage is another experiment: not the cached 2-process run.
+expect_status 0 "$MDLAB" run "$D/flow.toml" --out "$D/flow1"
+expect_text "$WORK/err" "stage train ran"
+[ "$(readlink "$D/flow1/train")" != "$(readlink "$D/flow2/train")" ] ||
+  fail "the 1-process workflow reused the 2-process run"
+
 # Under another launcher, --nproc is refused.
 WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=1 \
   expect_status 1 "$MDLAB" run "$D/simclr.toml" --nproc 2 --out "$D/x"

@@ -59,6 +59,12 @@ assert len(invariance) == 2 and all(v > 0 for v in invariance), invariance
 PY
 done
 echo "vicreg trains in every mix mode"
+# The processes of --nproc are given the --plugin-path: a plugin under development trains in
+# several processes as in one.
+expect_status 0 "$PREFIX/bin/mdlab" run "$WORK/vicreg.toml" --plugin-path "$WORK/vicreg" \
+  --out "$WORK/vicreg-2proc" --nproc 2
+expect_text "$WORK/err" "distributed: 2 processes"
+expect_text "$WORK/err" "completed"
 
 # The short run of docs/writing-a-plugin.md, on the embedded Fashion-MNIST.
 expect_status 0 "$PREFIX/bin/mdlab" run "$SRC/examples/vicreg/fmnist.toml" \
