@@ -99,7 +99,8 @@ OptionsSchema FidEvaluator::options_schema() {
                "numbers");
   s.add_string("diversity_embedding", "inception",
                "Embedding of the diversity columns: Inception pool3 features, or the features "
-               "of the encoder under evaluation")
+               "of the encoder under evaluation (always the encoder's with features = "
+               "\"encoder\")")
       .one_of({"inception", "encoder"});
   s.add_string("features", "inception",
                "Feature space of the Frechet distance: pytorch-fid's Inception pool3, or the "
@@ -178,6 +179,8 @@ EvalResult FidEvaluator::evaluate(Backbone&, EvalData& data, Context& context) {
       auto f = data.features(split).features;
       if (max_images_ > 0) f = f.slice(0, 0, max_images_);
       stats.moments.add(f.to(torch::kDouble));
+      // No Inception pass here: the diversity is of these features whatever
+      // diversity_embedding says (the log and the schema say so).
       if (diversity_embedding_ == "inception") stats.diversity.add(f);
       stats.images = f.size(0);
     };
@@ -212,11 +215,12 @@ EvalResult FidEvaluator::evaluate(Backbone&, EvalData& data, Context& context) {
   table.values = {{fid, diversity_real, diversity_synthetic, static_cast<double>(real.images),
                    static_cast<double>(synthetic.images)}};
   if (random_weights_) table.notes = {kRandomWeightsNote};
-  context.log(LogLevel::Info,
-              fmt::format("fid: {} vs {}: FID {:.4f} ({} features; {} and {} images), diversity "
-                          "{:.4f} and {:.4f} ({} embedding)",
-                          real_, synthetic_, fid, features_, real.images, synthetic.images,
-                          diversity_real, diversity_synthetic, diversity_embedding_));
+  context.log(
+      LogLevel::Info,
+      fmt::format("fid: {} vs {}: FID {:.4f} ({} features; {} and {} images), diversity "
+                  "{:.4f} and {:.4f} ({} embedding)",
+                  real_, synthetic_, fid, features_, real.images, synthetic.images, diversity_real,
+                  diversity_synthetic, features_ == "encoder" ? "encoder" : diversity_embedding_));
   EvalResult result;
   result.tables.push_back(std::move(table));
   return result;

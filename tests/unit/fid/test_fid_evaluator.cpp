@@ -1,6 +1,7 @@
 // The "fid" evaluator on in-memory splits with a random Inception: FID of a split with
 // itself ~ 0, of shifted images > 0, the table layout, max_images, batching, grey images,
-// encoder diversity, the warning for random weights and the errors for small splits.
+// encoder diversity, encoder features (and their log line), the warning for random weights
+// and the errors for small splits.
 #include "diversity.h"
 #include "fid_evaluator.h"
 #include "frechet.h"
@@ -154,6 +155,33 @@ TEST_CASE("fid evaluator: max_images and batch regrouping and diversity of encod
   const Table w = quality(whole.evaluate(encoder, first4, context));
   CHECK(w.values[0][0] == Approx(t.values[0][0]).epsilon(1e-4));
   CHECK(w.values[0][3] == 4);
+}
+
+TEST_CASE("fid evaluator: encoder features: FID and diversity in the encoder's space, so logged") {
+  auto gen = make_cpu_generator(4);
+  const auto real = torch::rand({6, 3, 8, 8}, gen);
+  const auto synth = torch::rand({5, 3, 8, 8}, gen) * 0.5;
+  FlattenEncoder encoder;
+  test::MemoryEvalData data(&encoder, 4);
+  data.add("train", normalise(real), labels(6));
+  data.add("synthetic", normalise(synth), labels(5));
+  LoggingContext context;
+  // diversity_embedding left at its default, "inception".
+  FidEvaluator fid(options({{"features", std::string("encoder")}}), context);
+  const Table t = quality(fid.evaluate(encoder, data, context));
+  const auto f_real = data.features("train").features;
+  const auto f_synth = data.features("synthetic").features;
+  CHECK(t.values[0][0] ==
+        Approx(mdlab::fid::frechet_distance(f_real.to(torch::kDouble), f_synth.to(torch::kDouble)))
+            .epsilon(1e-9));
+  CHECK(t.values[0][1] == Approx(mdlab::fid::mean_pairwise_cosine_distance(f_real)).epsilon(1e-12));
+  CHECK(t.values[0][2] ==
+        Approx(mdlab::fid::mean_pairwise_cosine_distance(f_synth)).epsilon(1e-12));
+  REQUIRE_FALSE(context.logs.empty());
+  const std::string& line = context.logs.back().second;
+  INFO(line);
+  CHECK(line.find("(encoder features;") != std::string::npos);
+  CHECK(line.find("(encoder embedding)") != std::string::npos);
 }
 
 TEST_CASE("fid evaluator: grey images are repeated to 3 channels") {
